@@ -1,0 +1,64 @@
+"""Run every library notebook as one pytest case, so the count of notebooks tested is visible in the log.
+
+Each notebook runs through nbdev's own runner (`nbdev.test.test_nb`): same directives as `nbdev_test`
+(`#| slow`, `#| eval: false`, `skip_exec`), cwd = the notebook's folder. A notebook that executes no test cell
+fails, so a notebook cannot pass by silently running nothing.
+"""
+from pathlib import Path
+import pytest
+from nbdev.test import test_nb as run_notebook  # renamed so pytest does not collect it
+from nbdev.process import NBProcessor
+from nbdev.frontmatter import FrontmatterProc
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT / 'nbs'
+
+
+def _skipped_folder(path: Path) -> bool:
+    "A `.notest` file in the notebook's folder (or a folder above it, inside nbs/) skips it, as in nbdev_test."
+    folder = path.parent
+    while folder != NBS.parent:
+        if (folder / '.notest').exists(): return True
+        folder = folder.parent
+    return False
+
+
+NOTEBOOKS = sorted(p for p in NBS.rglob('*.ipynb')
+                   if '.ipynb_checkpoints' not in p.parts and not p.name.startswith('_') and not _skipped_folder(p))
+
+
+def _directives(cell) -> dict:
+    return getattr(cell, 'directives_', {}) or {}
+
+
+def _runnable_test_cells(path: Path, flags: set) -> int:
+    "Code cells that will run and are not exports: the cells that test something."
+    nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != 'code' or not cell.source.strip(): continue
+        d = _directives(cell)
+        if d.get('eval:', [''])[0].lower() == 'false' or (flags & d.keys()): continue
+        if {'export', 'exporti', 'exports', 'default_exp', 'hide'} & d.keys(): continue
+        count += 1
+    return count
+
+
+def _has_slow_cells(path: Path) -> bool:
+    nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
+    return any('slow' in _directives(c) for c in nb.cells if c.cell_type == 'code')
+
+
+def test_notebooks_were_found():
+    assert len(NOTEBOOKS) >= 3, NOTEBOOKS
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.relative_to(NBS).as_posix() for p in NOTEBOOKS])
+def test_notebook(path, slow):
+    skip_flags = {'notest', 'slow'}
+    if slow:
+        if not _has_slow_cells(path): pytest.skip('no #| slow cells')
+        skip_flags.discard('slow')
+    assert _runnable_test_cells(path, skip_flags) > 0, f'{path.name} runs no test cell'
+    ok, seconds = run_notebook(path, skip_flags=sorted(skip_flags), basepath=ROOT)
+    assert ok, f'{path.name} failed (traceback above)'
