@@ -44,6 +44,12 @@ def _runnable_test_cells(path: Path, flags: set) -> int:
     return count
 
 
+def _is_library(path: Path) -> bool:
+    "A notebook that exports a module (`#| default_exp`): it must test what it exports."
+    nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
+    return any('default_exp' in _directives(c) for c in nb.cells if c.cell_type == 'code')
+
+
 def _has_slow_cells(path: Path) -> bool:
     nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
     return any('slow' in _directives(c) for c in nb.cells if c.cell_type == 'code')
@@ -59,6 +65,6 @@ def test_notebook(path, slow):
     if slow:
         if not _has_slow_cells(path): pytest.skip('no #| slow cells')
         skip_flags.discard('slow')
-    assert _runnable_test_cells(path, skip_flags) > 0, f'{path.name} runs no test cell'
+    if _is_library(path): assert _runnable_test_cells(path, skip_flags) > 0, f'{path.name} runs no test cell'
     ok, seconds = run_notebook(path, skip_flags=sorted(skip_flags), basepath=ROOT)
     assert ok, f'{path.name} failed (traceback above)'

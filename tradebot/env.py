@@ -15,8 +15,8 @@ from .risk import RiskManager, ARRAY_OPS, SCALAR_OPS, EXIT_REASONS
 
 # %% auto #0
 __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'ACCOUNT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices',
-           'bar_table', 'Accounts', 'initial_account', 'account_features', 'build_observation', 'target_units',
-           'advance', 'episode_bounds', 'TradingEnv', 'trade_records']
+           'bar_table', 'Accounts', 'initial_account', 'account_features', 'build_observation', 'observation_windows',
+           'target_units', 'advance', 'episode_bounds', 'TradingEnv', 'trade_records']
 
 # %% ../nbs/11_env.ipynb #c0006
 ACTION_TYPES, REWARDS = ('discrete', 'continuous'), ('log_return', 'differential_sharpe')
@@ -121,6 +121,13 @@ def build_observation(features: np.ndarray, # (T, F) scaled features
     return np.concatenate([features[t - window + 1:t + 1].reshape(-1), np.asarray(account_state, dtype=np.float32)])
 
 # %% ../nbs/11_env.ipynb #c0021
+def observation_windows(features: np.ndarray, window: int) -> np.ndarray:
+    "Read-only view: row t-window+1 = features[t-window+1:t+1] flattened + N_ACCOUNT_FEATURES slots to overwrite."
+    n_features = features.shape[1]
+    padded = np.concatenate([np.ascontiguousarray(features, dtype=np.float32).reshape(-1), np.zeros(N_ACCOUNT_FEATURES, np.float32)])
+    return np.lib.stride_tricks.sliding_window_view(padded, window * n_features + N_ACCOUNT_FEATURES)[::n_features]
+
+# %% ../nbs/11_env.ipynb #c0024
 def target_units(action,  # discrete code(s) 0/1/2 or target exposure(s)
                  a: Accounts, close_t, atr_t, p: EnvParams, rm: RiskManager, ops=ARRAY_OPS):
     "Units the account should hold after the next fill."
@@ -130,7 +137,7 @@ def target_units(action,  # discrete code(s) 0/1/2 or target exposure(s)
     want = ops.where(action == 1, 1.0, ops.where(action == 2, 0.0 if p.long_only else -1.0, side))
     return ops.where(want == side, a.units, rm.entry_units(want, a.equity, close_t, atr_t, ops))
 
-# %% ../nbs/11_env.ipynb #c0024
+# %% ../nbs/11_env.ipynb #c0027
 def advance(a: Accounts,   # updated in place
             target,        # units to hold after the fill (from `target_units`)
             bar,           # a `bar_table` row (or columns): close_t, atr_t, open, high, low, close
@@ -138,30 +145,33 @@ def advance(a: Accounts,   # updated in place
     "Fill at the next open, apply stops, mark to the close, reward: one step for floats or arrays."
     close_t, atr_t, o, h, l, c = bar
     u0, t1 = a.units, a.t + 1
-    delta = target - u0
-    same = u0 * target > 0                                   # same side before and after
-    close_part = ops.where(same, ops.where(abs(target) < abs(u0), delta, 0.0), -u0)
-    open_part = delta - close_part
-    fill = o * ops.where(delta > 0, 1 + p.slippage, 1 - p.slippage)
-    flow_close = -close_part * fill - abs(close_part) * fill * p.fee
-    flow_open = -open_part * fill - abs(open_part) * fill * p.fee
-    closed = (close_part == -u0) & (u0 != 0)                 # the old trade ended (flat or reversed)
+    delta = target - u0                                        # 1. fill at the open
+    buy = delta > 0
+    fill = o * ops.where(buy, 1 + p.slippage, 1 - p.slippage)
+    minus_cash_per_unit = fill * ops.where(buy, -1 - p.fee, p.fee - 1)   # cash change per unit bought (sold: per -1)
+    same = u0 * target > 0                                     # same side before and after
+    close_part = ops.where(same, delta * (abs(target) < abs(u0)), -u0)   # the leg that reduces the old position
+    open_part = delta - close_part                             # the leg that opens or adds
+    flow_close, flow_open = close_part * minus_cash_per_unit, open_part * minus_cash_per_unit
+    closed = (u0 != 0) > same                                  # the old trade ended: flat or reversed
     signal_pnl = a.trade_cash + flow_close
     opened = open_part != 0
-    fresh = opened & ops.logical_not(same)
-    entry = ops.where(fresh, fill, ops.where(opened, (u0 * a.entry_price + open_part * fill) / ops.where(opened, target, 1.0), a.entry_price))
+    fresh = opened > same                                      # a new trade (from flat or reversed)
+    added = ops.where(opened, (u0 * a.entry_price + open_part * fill) / ops.where(opened, target, 1.0), a.entry_price)
+    entry = ops.where(fresh, fill, added)                      # average entry price
     side = ops.sign(target)
     stop = ops.where(opened, rm.stop_price(entry, atr_t, side, ops), a.stop)
     take = ops.where(opened, rm.take_profit_price(entry, side, ops), a.take)
     entry_t = ops.where(fresh, t1, a.entry_t)
-    trade_cash = ops.where(closed, flow_open, a.trade_cash + flow_close + flow_open)
+    trade_cash = ops.where(closed, flow_open, signal_pnl + flow_open)
     cash = a.cash + flow_close + flow_open
     reason, level = rm.bar_exit(side, stop, take, o, h, l, ops)   # 2. intrabar exits
     hit = reason > 0
-    exit_fill = level * (1 - side * p.slippage)
-    flow_exit = target * exit_fill - abs(target) * exit_fill * p.fee
+    long = side > 0
+    exit_fill = level * ops.where(long, 1 - p.slippage, 1 + p.slippage)
+    flow_exit = target * exit_fill * ops.where(long, 1 - p.fee, 1 + p.fee)
     exit_pnl = trade_cash + flow_exit
-    cash = ops.where(hit, cash + flow_exit, cash)
+    cash = cash + ops.where(hit, flow_exit, 0.0)
     units = ops.where(hit, 0.0, target)
     equity = cash + units * c                                  # 3. mark to the close
     peak = ops.maximum(a.peak, equity)
@@ -183,7 +193,7 @@ def advance(a: Accounts,   # updated in place
     a.trade_cash, a.equity, a.peak, a.trades = ops.where(hit, 0.0, trade_cash), equity, peak, a.trades + closed + hit
     return reward, terminated, truncated, events
 
-# %% ../nbs/11_env.ipynb #c0028
+# %% ../nbs/11_env.ipynb #c0031
 def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
                    rng=None,                  # numpy Generator for random starts
                    start: int|None=None,      # explicit first decision bar
@@ -196,7 +206,7 @@ def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
     if not p.window - 1 <= start < last: raise TradebotError(f"episode start bar {start} outside [{p.window - 1}, {last - 1}]")
     return start, min(start + p.episode_length, last) if p.episode_length else last
 
-# %% ../nbs/11_env.ipynb #c0031
+# %% ../nbs/11_env.ipynb #c0034
 class TradingEnv(gym.Env):
     "Single-instrument trading environment (Gymnasium API)."
     metadata = {'render_modes': ['ansi'], 'render_fps': 4}
@@ -217,23 +227,26 @@ class TradingEnv(gym.Env):
         if len(data) < p.window + 1: raise TradebotError(f"TradingEnv: {data.symbol} {data.split} has {len(data)} bars, needs at least window + 1 = {p.window + 1}")
         self.data, self.render_mode = data, render_mode
         self._bars = bar_table(data).tolist()   # Python floats: fast scalar arithmetic
+        self._closes, self._timestamps = data.close.tolist(), data.timestamps.tolist()
         n_obs = p.window * data.features.shape[1] + N_ACCOUNT_FEATURES
+        self._windows = observation_windows(data.features, p.window)
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
         if p.action_type == 'discrete': self.action_space = spaces.Discrete(3)
         else: self.action_space = spaces.Box(0.0 if p.long_only else -self.risk.max_leverage, self.risk.max_leverage, (1,), np.float32)
         self.trades, self._account, self._done = [], None, True
 
-# %% ../nbs/11_env.ipynb #c0033
+# %% ../nbs/11_env.ipynb #c0036
 def _observation(self: TradingEnv) -> np.ndarray:
     a = self._account
-    close = self.data.close[a.t] if a.t == 0 else self._bars[a.t - 1][5]
-    state = account_features(a.units, close, a.equity, a.entry_price, a.t - a.entry_t, self.params.window, SCALAR_OPS)
-    return build_observation(self.data.features, a.t, self.params.window, state)
+    state = account_features(a.units, self._closes[a.t], a.equity, a.entry_price, a.t - a.entry_t, self.params.window, SCALAR_OPS)
+    obs = self._windows[a.t - self.params.window + 1].copy()   # = build_observation(features, t, window, state)
+    obs[-N_ACCOUNT_FEATURES:] = state
+    return obs
 
 def _info(self: TradingEnv) -> dict:
     a = self._account
-    close = self.data.close[a.t]
-    return {'t': a.t, 'timestamp': int(self.data.timestamps[a.t]), 'equity': a.equity, 'cash': a.cash, 'position': a.units,
+    close = self._closes[a.t]
+    return {'t': a.t, 'timestamp': self._timestamps[a.t], 'equity': a.equity, 'cash': a.cash, 'position': a.units,
             'exposure': a.units * close / a.equity if a.equity > 0 else 0.0, 'drawdown': 1 - a.equity / a.peak, 'trades': a.trades}
 
 def _reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
@@ -246,7 +259,7 @@ def _reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
 
 TradingEnv._observation, TradingEnv._info, TradingEnv.reset = _observation, _info, _reset
 
-# %% ../nbs/11_env.ipynb #c0034
+# %% ../nbs/11_env.ipynb #c0037
 def trade_records(events,          # the `events` tuple returned by `advance`
                   exit_t: int,     # bar of the step (where the exits happened)
                   timestamps,      # MarketData.timestamps

@@ -118,12 +118,13 @@ def _bar_exit(self: RiskManager,
               ops=ARRAY_OPS,
              ):
     "(reason code, exit reference price) for a position held through one bar; code 0 = no exit."
-    adverse, favourable = ops.where(side > 0, low, high), ops.where(side > 0, high, low)
-    stop_hit = (side * (stop - adverse) >= 0) & (side != 0)
-    take_hit = (side * (favourable - take) >= 0) & (side != 0)
-    stop_fill = ops.where(side * (stop - open) >= 0, open, stop)   # gapped through: the open
-    take_fill = ops.where(side * (open - take) >= 0, open, take)
+    # multiplied by side, a short's levels and prices mirror a long's: min/max replace per-side branches
+    s_low, s_high, s_open, s_stop, s_take = side * low, side * high, side * open, side * stop, side * take
+    in_position = side != 0
+    stop_hit = (ops.minimum(s_low, s_high) <= s_stop) & in_position     # the adverse extreme reached the stop
+    take_hit = (ops.maximum(s_low, s_high) >= s_take) & in_position     # the favourable extreme reached the target
     reason = ops.where(stop_hit, 1, ops.where(take_hit, 2, 0))
-    return reason, ops.where(stop_hit, stop_fill, ops.where(take_hit, take_fill, math.nan))
+    level = ops.where(stop_hit, side * ops.minimum(s_open, s_stop), ops.where(take_hit, side * ops.maximum(s_open, s_take), math.nan))
+    return reason, level
 
 RiskManager.bar_exit = _bar_exit
