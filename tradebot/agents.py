@@ -44,7 +44,7 @@ def agent_metadata(env: gym.Env,      # the (single) env the agent acts in
             'action_low': None if isinstance(space, gym.spaces.Discrete) else np.asarray(space.low).tolist(),
             'action_high': None if isinstance(space, gym.spaces.Discrete) else np.asarray(space.high).tolist(),
             'obs_size': int(np.prod(env.observation_space.shape)),
-            'window': getattr(base, 'window', None),
+            'window': getattr(base, 'window', None) or getattr(getattr(base, 'params', None), 'window', None),
             'feature_names': list(getattr(market, 'feature_names', []) or []),
             'symbol': getattr(market, 'symbol', None),
             'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),

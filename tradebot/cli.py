@@ -9,8 +9,9 @@ from pathlib import Path
 from .config import TradebotError, load_config, repo_path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'COMMANDS', 'NotYetAvailable', 'build_parser', 'config_from_args', 'cmd_download', 'cmd_preprocess',
-           'cmd_not_yet', 'main']
+__all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable', 'build_parser',
+           'overrides_from_args', 'config_from_args', 'cmd_download', 'cmd_preprocess', 'format_metrics', 'cmd_train',
+           'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline', 'cmd_sweep', 'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -27,6 +28,8 @@ SUBCOMMANDS = {
     'users':      'Manage local dashboard accounts',
 }
 
+EXPERIMENT_COMMANDS = ('train', 'baselines', 'evaluate', 'pipeline', 'sweep')
+
 class NotYetAvailable(TradebotError):
     "A subcommand whose capability has not been built yet."
 
@@ -36,6 +39,32 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--interval', help='bar interval, e.g. 1h or 1d (default: data.interval)')
     parser.add_argument('--config', help='a YAML file deep-merged over configs/base.yaml')
     parser.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides, e.g. env.fee=0.002')
+
+def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
+    "Arguments of train, baselines, evaluate, pipeline and sweep."
+    if name == 'evaluate':
+        sub.add_argument('--run_dir', '--run-dir', required=True, help='a run directory written by train or baselines')
+        sub.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to evaluate on (default: test)')
+        return
+    _add_common(sub)
+    if name in ('train', 'sweep'):
+        sub.add_argument('--algo', required=True, choices=['qlearning', 'dqn', 'ppo'], help='the algorithm to train')
+    if name in ('train', 'pipeline'):
+        sub.add_argument('--seed', type=int, help='the seed (default: seed from the config)')
+    if name == 'train':
+        sub.add_argument('--timesteps', type=int, help='training budget (default: train.timesteps)')
+        sub.add_argument('--papermill', action='store_true', help='train through the papermill notebook and keep it in the run')
+    if name == 'pipeline':
+        sub.add_argument('--seeds', type=int, default=1, help='train each agent with this many seeds: seed, seed+1, ... (default 1)')
+    if name == 'sweep':
+        sub.add_argument('--grid', nargs='+', default=[], metavar='key=v1,v2', help='grid axes, e.g. seed=1,2 agent.learning_rate=0.001,0.0005')
+        sub.add_argument('--grid-file', help='a YAML grid file: key: [v1, v2]')
+        sub.add_argument('--workers', type=int, default=2, help='local worker processes (default 2)')
+        sub.add_argument('--ray-address', help="run on this Ray cluster ('local' starts one here) instead of local processes")
+    if name in ('train', 'pipeline', 'sweep'):
+        sub.add_argument('--quick', action='store_true', help='tiny training budgets: a smoke test in a minute or two')
+    if name in ('train', 'baselines', 'pipeline'):
+        sub.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser for every subcommand."
@@ -49,14 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
                              help='sample | yahoo | bybit | csv FILE (default: data.source)')
             sub.add_argument('--start', help='first day for yahoo/bybit, e.g. 2020-01-01')
             sub.add_argument('--end', help='last day for yahoo/bybit')
+        elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
+        else:
+            sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 # %% ../nbs/90_cli.ipynb #c0011
-def config_from_args(args, algo=None) -> dict:
-    "The merged config for parsed data-subcommand arguments."
-    overrides = list(args.overrides)
-    for flag, key in (('symbol', 'data.symbol'), ('interval', 'data.interval'), ('start', 'data.start'), ('end', 'data.end')):
-        if getattr(args, flag, None): overrides.append(f'{key}={getattr(args, flag)}')
+FLAG_KEYS = (('symbol', 'data.symbol'), ('interval', 'data.interval'), ('start', 'data.start'), ('end', 'data.end'),
+             ('seed', 'seed'), ('timesteps', 'train.timesteps'))
+
+def overrides_from_args(args) -> list:
+    "The `key=value` overrides that the parsed flags and trailing arguments stand for."
+    overrides = list(getattr(args, 'overrides', []))
+    for flag, key in FLAG_KEYS:
+        if getattr(args, flag, None) is not None: overrides.append(f'{key}={getattr(args, flag)}')
     source = list(getattr(args, 'source', None) or [])
     while len(source) > 1 and '=' in source[-1]: overrides.insert(0, source.pop())  # `--source x k=v`: k=v is an override
     if source:
@@ -66,7 +101,11 @@ def config_from_args(args, algo=None) -> dict:
             raise TradebotError(f"--source {source[0]} takes no file argument (got {' '.join(source[1:])})")
         overrides.append(f'data.source={source[0]}')
         if len(source) == 2: overrides.append(f'data.csv_path={source[1]}')
-    cfg = load_config(algo, args.config, overrides)
+    return overrides
+
+def config_from_args(args, algo=None) -> dict:
+    "The merged config for parsed subcommand arguments."
+    cfg = load_config(algo, args.config, overrides_from_args(args))
     for key in ('start', 'end'): cfg['data'][key] = str(cfg['data'][key])
     return cfg
 
@@ -98,10 +137,69 @@ def cmd_preprocess(args):
     return dataset
 
 # %% ../nbs/90_cli.ipynb #c0018
+SUMMARY_METRICS = (('total_return', '{:+.2%}'), ('sharpe_ratio', '{:.2f}'), ('max_drawdown', '{:.2%}'), ('trade_count', '{}'))
+
+def format_metrics(metrics: dict) -> str:
+    "One line: total return, Sharpe, max drawdown, trades."
+    def show(key, fmt): return 'n/a' if metrics.get(key) is None else fmt.format(metrics[key])
+    return '  '.join(f"{key}={show(key, fmt)}" for key, fmt in SUMMARY_METRICS)
+
+def _print_run(run_dir, metrics: dict) -> None:
+    print(f"{run_dir}\n  {format_metrics(metrics)}")
+
+# %% ../nbs/90_cli.ipynb #c0020
+def _progress(args) -> bool: return not getattr(args, 'no_progress', False)
+
+def cmd_train(args) -> Path:
+    "Train one agent (in-process, or through the papermill notebook) and evaluate it out of sample."
+    from tradebot.experiments import experiment_config, train_run, papermill_run
+    overrides = overrides_from_args(args)
+    if args.papermill: run_dir = papermill_run(args.algo, args.config, overrides, quick=args.quick)
+    else: run_dir = train_run(args.algo, experiment_config(args.algo, args.config, overrides, args.quick), progress=_progress(args))
+    _print_run(run_dir, _read_metrics(run_dir))
+    return run_dir
+
+def cmd_baselines(args) -> list:
+    "Backtest the baselines in `agent.strategies` on the evaluation split."
+    from tradebot.experiments import experiment_config, run_baselines
+    run_dirs = run_baselines(experiment_config('baselines', args.config, overrides_from_args(args)))
+    for run_dir in run_dirs: _print_run(run_dir, _read_metrics(run_dir))
+    return run_dirs
+
+def cmd_evaluate(args) -> dict:
+    "Backtest a saved run on a split and rewrite its metrics."
+    from tradebot.experiments import evaluate_run
+    metrics = evaluate_run(args.run_dir, args.split)
+    _print_run(args.run_dir, metrics)
+    return metrics
+
+def _read_metrics(run_dir) -> dict:
+    import json
+    return json.loads((Path(run_dir)/'metrics.json').read_text())
+
+# %% ../nbs/90_cli.ipynb #c0021
+def cmd_pipeline(args) -> Path:
+    "Data, features, all three agents, baselines, evaluation and the comparison report."
+    from tradebot.experiments import run_pipeline
+    report = run_pipeline(overrides_from_args(args), quick=args.quick, seeds=args.seeds, config_file=args.config, progress=_progress(args))
+    print(f"comparison report: {report}")
+    return report
+
+def cmd_sweep(args) -> Path:
+    "A parameter grid through the papermill training notebook, locally or on Ray."
+    from tradebot.experiments import parse_grid, read_grid_file, sweep
+    grid = {**(read_grid_file(args.grid_file) if args.grid_file else {}), **parse_grid(args.grid)}
+    table = sweep(args.algo, grid, args.config, overrides_from_args(args), quick=args.quick, workers=args.workers,
+                  ray_address=args.ray_address)
+    print(f"sweep table: {table}")
+    return table
+
+# %% ../nbs/90_cli.ipynb #c0023
 def cmd_not_yet(args):
     raise NotYetAvailable(f"'tradebot {args.command}' is not yet available in this version (spec: see SPEC.md)")
 
-COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess}
+COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
+            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."
