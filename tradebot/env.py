@@ -11,12 +11,21 @@ import gymnasium as gym
 from gymnasium import spaces
 from .config import TradebotError, load_config
 from .features import MarketData
-from .risk import RiskManager, ARRAY_OPS, SCALAR_OPS, EXIT_REASONS
+from .risk import RiskManager, EXIT_REASONS, kernel, entry_size, exposure_size, stop_level, take_profit_level, intrabar_exit
 
 # %% auto #0
-__all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'ACCOUNT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices',
-           'bar_table', 'Accounts', 'initial_account', 'account_features', 'build_observation', 'observation_windows',
-           'target_units', 'advance', 'episode_bounds', 'TradingEnv', 'trade_records']
+__all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN', 'HIGH', 'LOW', 'CLOSE', 'OUTPUT_FIELDS',
+           'ACCOUNT_FIELDS', 'TRADE_FIELDS', 'PARAM_FIELDS', 'STATE_FIELDS', 'REWARD', 'TERMINATED', 'TRUNCATED',
+           'EXPOSURE', 'DRAWDOWN', 'CLOSED', 'EXIT_REASON', 'T', 'CASH', 'UNITS', 'EQUITY', 'TRADES', 'END_T',
+           'ENTRY_PRICE', 'ENTRY_T', 'STOP', 'TAKE', 'TRADE_CASH', 'PEAK', 'SHARPE_A', 'SHARPE_B', 'OLD_ENTRY_T',
+           'OLD_ENTRY_PRICE', 'OLD_UNITS', 'FILL', 'SIGNAL_PNL', 'EXITED_UNITS', 'EXIT_FILL', 'EXIT_PNL', 'WINDOW',
+           'INITIAL_CASH', 'FEE', 'SLIPPAGE', 'CONTINUOUS', 'LONG_ONLY', 'SHARPE_REWARD', 'SHARPE_ETA',
+           'DRAWDOWN_PENALTY', 'MAX_DRAWDOWN', 'RUIN_EQUITY', 'STOP_MODE', 'STOP_LOSS_PCT', 'STOP_LOSS_ATR',
+           'TAKE_PROFIT_PCT', 'SIZING', 'FRACTION', 'RISK_PER_TRADE', 'MAX_LEVERAGE', 'SLOTS', 'N_STEP_FIELDS',
+           'INT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices', 'bar_table', 'market_table',
+           'initial_account', 'reset_state', 'new_state', 'Accounts', 'account_features', 'build_observation',
+           'write_observation', 'observation', 'observation_windows', 'sign', 'target_units', 'advance',
+           'trade_records', 'episode_bounds', 'TradingEnv', 'step_episode', 'step_info']
 
 # %% ../nbs/11_env.ipynb #c0006
 ACTION_TYPES, REWARDS = ('discrete', 'continuous'), ('log_return', 'differential_sharpe')
@@ -78,38 +87,82 @@ def market_from_prices(close,          # close prices
 
 # %% ../nbs/11_env.ipynb #c0012
 BAR_COLUMNS = ('close_t', 'atr_t', 'open', 'high', 'low', 'close')
+CLOSE_T, ATR_T, OPEN, HIGH, LOW, CLOSE = range(6)          # columns of bar_table and market_table
 
 def bar_table(data: MarketData) -> np.ndarray:
     "Row t = (close[t], atr[t], open[t+1], high[t+1], low[t+1], close[t+1]): all a step from bar t needs."
     return np.stack([data.close[:-1], data.atr[:-1], data.open[1:], data.high[1:], data.low[1:], data.close[1:]], axis=1)
 
-# %% ../nbs/11_env.ipynb #c0015
-ACCOUNT_FIELDS = ('t', 'end_t', 'cash', 'units', 'entry_price', 'entry_t', 'stop', 'take', 'trade_cash',
-                  'equity', 'peak', 'sharpe_a', 'sharpe_b', 'trades')
+def market_table(data: MarketData) -> np.ndarray:
+    "(T, 6) float64: the `bar_table` row of every bar t (the next-bar columns of the last bar are nan)."
+    bars = np.concatenate([bar_table(data), np.full((1, len(BAR_COLUMNS)), np.nan)])
+    bars[-1, CLOSE_T], bars[-1, ATR_T] = data.close[-1], data.atr[-1]
+    return bars
 
-class Accounts:
-    "Trading state of one episode (float fields) or of N episodes (numpy arrays of shape (N,))."
-    __slots__ = ACCOUNT_FIELDS
-    def __init__(self, **values):
-        for name in ACCOUNT_FIELDS: setattr(self, name, values[name])
+# %% ../nbs/11_env.ipynb #c0015
+OUTPUT_FIELDS = ('reward', 'terminated', 'truncated', 'exposure', 'drawdown', 'closed', 'exit_reason')
+ACCOUNT_FIELDS = ('t', 'cash', 'units', 'equity', 'trades', 'end_t', 'entry_price', 'entry_t', 'stop', 'take',
+                  'trade_cash', 'peak', 'sharpe_a', 'sharpe_b')
+TRADE_FIELDS = ('old_entry_t', 'old_entry_price', 'old_units', 'fill', 'signal_pnl', 'exited_units', 'exit_fill', 'exit_pnl')
+PARAM_FIELDS = ('window', 'initial_cash', 'fee', 'slippage', 'continuous', 'long_only', 'sharpe_reward', 'sharpe_eta',
+                'drawdown_penalty', 'max_drawdown', 'ruin_equity', 'stop_mode', 'stop_loss_pct', 'stop_loss_atr',
+                'take_profit_pct', 'sizing', 'fraction', 'risk_per_trade', 'max_leverage')
+STATE_FIELDS = OUTPUT_FIELDS + ACCOUNT_FIELDS + TRADE_FIELDS + PARAM_FIELDS
+(REWARD, TERMINATED, TRUNCATED, EXPOSURE, DRAWDOWN, CLOSED, EXIT_REASON,
+ T, CASH, UNITS, EQUITY, TRADES, END_T, ENTRY_PRICE, ENTRY_T, STOP, TAKE, TRADE_CASH, PEAK, SHARPE_A, SHARPE_B,
+ OLD_ENTRY_T, OLD_ENTRY_PRICE, OLD_UNITS, FILL, SIGNAL_PNL, EXITED_UNITS, EXIT_FILL, EXIT_PNL,
+ WINDOW, INITIAL_CASH, FEE, SLIPPAGE, CONTINUOUS, LONG_ONLY, SHARPE_REWARD, SHARPE_ETA, DRAWDOWN_PENALTY, MAX_DRAWDOWN,
+ RUIN_EQUITY, STOP_MODE, STOP_LOSS_PCT, STOP_LOSS_ATR, TAKE_PROFIT_PCT, SIZING, FRACTION, RISK_PER_TRADE, MAX_LEVERAGE) = range(len(STATE_FIELDS))
+SLOTS = {name: i for i, name in enumerate(STATE_FIELDS)}
+N_STEP_FIELDS = TRADES + 1             # outputs, t, cash, units, equity, trades: what `step` reads back
 
 def initial_account(start: int, # first decision bar
                     end_t: int, # last bar of the episode
                     initial_cash: float) -> dict:
-    "Field values of a fresh, flat account."
+    "Account field values of a fresh, flat account."
     return dict(t=start, end_t=end_t, cash=initial_cash, units=0.0, entry_price=math.nan, entry_t=start, stop=math.nan,
                 take=math.nan, trade_cash=0.0, equity=initial_cash, peak=initial_cash, sharpe_a=0.0, sharpe_b=0.0, trades=0)
 
+def reset_state(s: np.ndarray, start: int, end_t: int) -> None:
+    "Give the state row `s` a fresh, flat account from bar `start` to `end_t`; clear the outputs."
+    for name, value in initial_account(start, end_t, s[INITIAL_CASH]).items(): s[SLOTS[name]] = value
+    s[:len(OUTPUT_FIELDS)] = 0.0
+
+def new_state(p: EnvParams, rm: RiskManager) -> np.ndarray:
+    "A state row holding the rules of `p` and `rm` and a fresh account at the first possible bar."
+    rules = {f.name: getattr(p, f.name) for f in fields(p) if f.name in PARAM_FIELDS}
+    rules |= {f.name: getattr(rm, f.name) for f in fields(rm) if f.name in PARAM_FIELDS}
+    stop_mode, sizing = rm.codes
+    rules |= dict(continuous=p.action_type == 'continuous', sharpe_reward=p.reward == 'differential_sharpe', stop_mode=stop_mode, sizing=sizing)
+    s = np.zeros(len(STATE_FIELDS))
+    for name in PARAM_FIELDS: s[SLOTS[name]] = float(rules[name])
+    reset_state(s, p.window - 1, p.window - 1)
+    return s
+
 # %% ../nbs/11_env.ipynb #c0018
+INT_FIELDS = ('t', 'end_t', 'entry_t', 'trades')
+
+class Accounts:
+    "Named access to the account fields of a state row (K,) or state matrix (N, K)."
+    def __init__(self, states: np.ndarray): object.__setattr__(self, 'states', states)
+    def __getattr__(self, name):
+        if name not in ACCOUNT_FIELDS: raise AttributeError(name)
+        column = self.states[..., SLOTS[name]]
+        if name in INT_FIELDS: return column.astype(np.int64) if column.ndim else int(column)
+        return column if column.ndim else float(column)
+    def __setattr__(self, name, value):
+        if name not in ACCOUNT_FIELDS: raise AttributeError(name)
+        self.states[..., SLOTS[name]] = value
+
+# %% ../nbs/11_env.ipynb #c0021
 N_ACCOUNT_FEATURES = 3
 
-def account_features(units, price, equity, entry_price, bars_in_trade, window: int, ops=ARRAY_OPS) -> tuple:
-    "(exposure, unrealised PnL / equity, time in trade in [0, 1)) for floats or arrays."
-    equity = ops.maximum(equity, 1e-9)
-    open_ = units != 0
-    upnl = ops.where(open_, units * (price - entry_price) / equity, 0.0)
-    bars = ops.where(open_, bars_in_trade, 0)
-    return units * price / equity, upnl, bars / (bars + window)
+@kernel
+def account_features(units: float, price: float, equity: float, entry_price: float, bars_in_trade: float, window: float) -> tuple:
+    "(exposure, unrealised PnL / equity, time in trade in [0, 1))."
+    equity = max(equity, 1e-9)
+    if units == 0: return units * price / equity, 0.0, 0.0
+    return units * price / equity, units * (price - entry_price) / equity, bars_in_trade / (bars_in_trade + window)
 
 def build_observation(features: np.ndarray, # (T, F) scaled features
                       t: int,               # decision bar (the last row seen)
@@ -120,80 +173,135 @@ def build_observation(features: np.ndarray, # (T, F) scaled features
     if not window - 1 <= t < len(features): raise TradebotError(f"build_observation: bar {t} needs {window} rows of features, have {len(features)}")
     return np.concatenate([features[t - window + 1:t + 1].reshape(-1), np.asarray(account_state, dtype=np.float32)])
 
-# %% ../nbs/11_env.ipynb #c0021
+# %% ../nbs/11_env.ipynb #c0024
+@kernel
+def write_observation(s,         # state row
+                      market,    # `market_table`
+                      features,  # (T, F) float32, C-contiguous
+                      out,       # float32 (window × F + 3,), filled in place
+                     ) -> None:
+    "Fill `out` with the observation of state row `s` at its bar t."
+    t, n_window = int(s[T]), out.shape[0] - N_ACCOUNT_FEATURES
+    flat, start = features.reshape(-1), (t + 1 - int(s[WINDOW])) * features.shape[1]
+    for k in range(n_window): out[k] = flat[start + k]
+    exposure, upnl, time_in_trade = account_features(s[UNITS], market[t, CLOSE_T], s[EQUITY], s[ENTRY_PRICE], s[T] - s[ENTRY_T], s[WINDOW])
+    out[n_window], out[n_window + 1], out[n_window + 2] = exposure, upnl, time_in_trade
+
+@kernel
+def observation(s, market, features) -> np.ndarray:
+    "A fresh observation of state row `s`."
+    out = np.empty(int(s[WINDOW]) * features.shape[1] + N_ACCOUNT_FEATURES, np.float32)
+    write_observation(s, market, features, out)
+    return out
+
+# %% ../nbs/11_env.ipynb #c0027
 def observation_windows(features: np.ndarray, window: int) -> np.ndarray:
     "Read-only view: row t-window+1 = features[t-window+1:t+1] flattened + N_ACCOUNT_FEATURES slots to overwrite."
     n_features = features.shape[1]
     padded = np.concatenate([np.ascontiguousarray(features, dtype=np.float32).reshape(-1), np.zeros(N_ACCOUNT_FEATURES, np.float32)])
     return np.lib.stride_tricks.sliding_window_view(padded, window * n_features + N_ACCOUNT_FEATURES)[::n_features]
 
-# %% ../nbs/11_env.ipynb #c0024
-def target_units(action,  # discrete code(s) 0/1/2 or target exposure(s)
-                 a: Accounts, close_t, atr_t, p: EnvParams, rm: RiskManager, ops=ARRAY_OPS):
+# %% ../nbs/11_env.ipynb #c0030
+@kernel
+def sign(x: float) -> float:
+    "+1.0, -1.0 or 0.0."
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+
+@kernel
+def target_units(s,                # state row (rules and account)
+                 action: float,    # discrete code 0/1/2, or target exposure
+                 close_t: float,   # decision price
+                 atr_t: float,     # ATR at the decision
+                ) -> float:
     "Units the account should hold after the next fill."
-    if p.action_type == 'continuous':
-        return rm.exposure_units(ops.maximum(action, 0.0) if p.long_only else action, a.equity, close_t, ops)
-    side = ops.sign(a.units)
-    want = ops.where(action == 1, 1.0, ops.where(action == 2, 0.0 if p.long_only else -1.0, side))
-    return ops.where(want == side, a.units, rm.entry_units(want, a.equity, close_t, atr_t, ops))
+    if s[CONTINUOUS]:
+        exposure = max(action, 0.0) if s[LONG_ONLY] else action
+        return exposure_size(s[MAX_LEVERAGE], exposure, s[EQUITY], close_t)
+    side = sign(s[UNITS])
+    if action == 1: want = 1.0
+    elif action == 2: want = 0.0 if s[LONG_ONLY] else -1.0
+    else: want = side
+    if want == side: return s[UNITS]
+    return entry_size(s[SIZING], s[FRACTION], s[RISK_PER_TRADE], s[STOP_LOSS_ATR], s[MAX_LEVERAGE], want, s[EQUITY], close_t, atr_t)
 
-# %% ../nbs/11_env.ipynb #c0027
-def advance(a: Accounts,   # updated in place
-            target,        # units to hold after the fill (from `target_units`)
-            bar,           # a `bar_table` row (or columns): close_t, atr_t, open, high, low, close
-            p: EnvParams, rm: RiskManager, ops=ARRAY_OPS):
-    "Fill at the next open, apply stops, mark to the close, reward: one step for floats or arrays."
-    close_t, atr_t, o, h, l, c = bar
-    u0, t1 = a.units, a.t + 1
-    delta = target - u0                                        # 1. fill at the open
-    buy = delta > 0
-    fill = o * ops.where(buy, 1 + p.slippage, 1 - p.slippage)
-    minus_cash_per_unit = fill * ops.where(buy, -1 - p.fee, p.fee - 1)   # cash change per unit bought (sold: per -1)
-    same = u0 * target > 0                                     # same side before and after
-    close_part = ops.where(same, delta * (abs(target) < abs(u0)), -u0)   # the leg that reduces the old position
-    open_part = delta - close_part                             # the leg that opens or adds
-    flow_close, flow_open = close_part * minus_cash_per_unit, open_part * minus_cash_per_unit
-    closed = (u0 != 0) > same                                  # the old trade ended: flat or reversed
-    signal_pnl = a.trade_cash + flow_close
-    opened = open_part != 0
-    fresh = opened > same                                      # a new trade (from flat or reversed)
-    added = ops.where(opened, (u0 * a.entry_price + open_part * fill) / ops.where(opened, target, 1.0), a.entry_price)
-    entry = ops.where(fresh, fill, added)                      # average entry price
-    side = ops.sign(target)
-    stop = ops.where(opened, rm.stop_price(entry, atr_t, side, ops), a.stop)
-    take = ops.where(opened, rm.take_profit_price(entry, side, ops), a.take)
-    entry_t = ops.where(fresh, t1, a.entry_t)
-    trade_cash = ops.where(closed, flow_open, signal_pnl + flow_open)
-    cash = a.cash + flow_close + flow_open
-    reason, level = rm.bar_exit(side, stop, take, o, h, l, ops)   # 2. intrabar exits
-    hit = reason > 0
-    long = side > 0
-    exit_fill = level * ops.where(long, 1 - p.slippage, 1 + p.slippage)
-    flow_exit = target * exit_fill * ops.where(long, 1 - p.fee, 1 + p.fee)
-    exit_pnl = trade_cash + flow_exit
-    cash = cash + ops.where(hit, flow_exit, 0.0)
-    units = ops.where(hit, 0.0, target)
-    equity = cash + units * c                                  # 3. mark to the close
-    peak = ops.maximum(a.peak, equity)
+# %% ../nbs/11_env.ipynb #c0033
+@kernel
+def advance(s,              # state row, updated in place
+            action: float,  # discrete code or target exposure
+            market,         # `market_table` of the data
+           ) -> None:
+    "Fill at the next open, apply stops, mark to the close, reward: one step of one episode."
+    t = int(s[T])
+    close_t, atr_t, o, h, l, c = market[t, CLOSE_T], market[t, ATR_T], market[t, OPEN], market[t, HIGH], market[t, LOW], market[t, CLOSE]
+    fee, slippage, u0 = s[FEE], s[SLIPPAGE], s[UNITS]
+    target = target_units(s, action, close_t, atr_t)
+    # 1. fill at the open: a closing leg (reduces the old position) and an opening leg (opens or adds)
+    delta = target - u0
+    if delta > 0: fill = o * (1 + slippage); cash_per_unit = fill * (-1 - fee)   # cash change per unit bought
+    else: fill = o * (1 - slippage); cash_per_unit = fill * (fee - 1)            # ... per unit sold, negated
+    same_side = u0 * target > 0
+    if same_side: close_part = delta if abs(target) < abs(u0) else 0.0
+    else: close_part = -u0
+    open_part = delta - close_part
+    flow_close, flow_open = close_part * cash_per_unit, open_part * cash_per_unit
+    closed = u0 != 0 and not same_side                          # the old trade ended: flat or reversed
+    signal_pnl = s[TRADE_CASH] + flow_close
+    s[CLOSED], s[OLD_ENTRY_T], s[OLD_ENTRY_PRICE], s[OLD_UNITS], s[FILL], s[SIGNAL_PNL] = closed, s[ENTRY_T], s[ENTRY_PRICE], u0, fill, signal_pnl
+    side = sign(target)
+    if open_part != 0:
+        if same_side: s[ENTRY_PRICE] = (u0 * s[ENTRY_PRICE] + open_part * fill) / target   # added: average entry
+        else: s[ENTRY_PRICE], s[ENTRY_T] = fill, t + 1                                      # a new trade
+        s[STOP] = stop_level(s[STOP_MODE], s[STOP_LOSS_PCT], s[STOP_LOSS_ATR], s[ENTRY_PRICE], atr_t, side)
+        s[TAKE] = take_profit_level(s[TAKE_PROFIT_PCT], s[ENTRY_PRICE], side)
+    trade_cash = flow_open if closed else signal_pnl + flow_open
+    cash = s[CASH] + flow_close + flow_open
+    units = target
+    # 2. intrabar exits
+    reason, level = intrabar_exit(side, s[STOP], s[TAKE], o, h, l)
+    s[EXIT_REASON] = reason
+    if reason > 0:
+        if side > 0: exit_fill = level * (1 - slippage); flow_exit = target * exit_fill * (1 - fee)
+        else: exit_fill = level * (1 + slippage); flow_exit = target * exit_fill * (1 + fee)
+        s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL] = target, exit_fill, trade_cash + flow_exit
+        cash, units, trade_cash, s[STOP], s[TAKE] = cash + flow_exit, 0.0, 0.0, math.nan, math.nan
+    # 3. mark to the close
+    equity = cash + units * c
+    peak = max(s[PEAK], equity)
     drawdown = 1 - equity / peak
-    step_return = ops.log(ops.maximum(equity / a.equity, 1e-12))
-    if p.reward == 'differential_sharpe':                      # 4. reward
-        d_a, d_b = step_return - a.sharpe_a, step_return * step_return - a.sharpe_b
-        var = a.sharpe_b - a.sharpe_a * a.sharpe_a
-        safe = ops.maximum(var, 1e-12)
-        reward = ops.where(var > 1e-12, (a.sharpe_b * d_a - 0.5 * a.sharpe_a * d_b) / (safe * ops.sqrt(safe)), 0.0)
-        a.sharpe_a, a.sharpe_b = a.sharpe_a + p.sharpe_eta * d_a, a.sharpe_b + p.sharpe_eta * d_b
-    else: reward = step_return
-    if p.drawdown_penalty: reward = reward - p.drawdown_penalty * drawdown
-    terminated = (equity < p.ruin_equity * p.initial_cash) | (drawdown > p.max_drawdown)   # 5. episode end
-    truncated = t1 >= a.end_t
-    events = (closed, hit, reason, a.entry_t, a.entry_price, u0, fill, signal_pnl, entry_t, entry, target, exit_fill, exit_pnl)
-    a.t, a.cash, a.units, a.entry_price, a.entry_t = t1, cash, units, entry, entry_t
-    a.stop, a.take = ops.where(hit, math.nan, stop), ops.where(hit, math.nan, take)
-    a.trade_cash, a.equity, a.peak, a.trades = ops.where(hit, 0.0, trade_cash), equity, peak, a.trades + closed + hit
-    return reward, terminated, truncated, events
+    step_return = math.log(max(equity / s[EQUITY], 1e-12))
+    # 4. reward
+    reward = step_return
+    if s[SHARPE_REWARD]:
+        a, b = s[SHARPE_A], s[SHARPE_B]
+        d_a, d_b = step_return - a, step_return * step_return - b
+        variance = b - a * a
+        reward = (b * d_a - 0.5 * a * d_b) / (variance * math.sqrt(variance)) if variance > 1e-12 else 0.0
+        s[SHARPE_A], s[SHARPE_B] = a + s[SHARPE_ETA] * d_a, b + s[SHARPE_ETA] * d_b
+    if s[DRAWDOWN_PENALTY]: reward = reward - s[DRAWDOWN_PENALTY] * drawdown
+    # 5. episode end, and the new account
+    s[TERMINATED] = equity < s[RUIN_EQUITY] * s[INITIAL_CASH] or drawdown > s[MAX_DRAWDOWN]
+    s[TRUNCATED] = t + 1 >= s[END_T]
+    s[T], s[CASH], s[UNITS], s[TRADE_CASH], s[EQUITY], s[PEAK] = t + 1, cash, units, trade_cash, equity, peak
+    s[TRADES] += closed + (reason > 0)
+    s[REWARD], s[DRAWDOWN] = reward, drawdown
+    s[EXPOSURE] = units * c / equity if equity > 0 else 0.0
 
-# %% ../nbs/11_env.ipynb #c0031
+# %% ../nbs/11_env.ipynb #c0037
+def trade_records(s,           # state row after `advance`
+                  timestamps,  # MarketData.timestamps
+                 ) -> list:
+    "Trade dicts (entry/exit bar and time, side, qty, prices, pnl, reason) for the trades closed in the last step."
+    exit_t = int(s[T])
+    def record(entry_bar, entry_price, qty, exit_price, pnl, why):
+        entry_bar = int(entry_bar)
+        return {'entry_t': entry_bar, 'exit_t': exit_t, 'entry_time': int(timestamps[entry_bar]), 'exit_time': int(timestamps[exit_t]),
+                'side': 'long' if qty > 0 else 'short', 'qty': float(qty), 'entry_price': float(entry_price),
+                'exit_price': float(exit_price), 'pnl': float(pnl), 'reason': why}
+    out = [record(s[OLD_ENTRY_T], s[OLD_ENTRY_PRICE], s[OLD_UNITS], s[FILL], s[SIGNAL_PNL], 'signal')] if s[CLOSED] else []
+    if s[EXIT_REASON]: out.append(record(s[ENTRY_T], s[ENTRY_PRICE], s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL], EXIT_REASONS[int(s[EXIT_REASON])]))
+    return out
+
+# %% ../nbs/11_env.ipynb #c0040
 def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
                    rng=None,                  # numpy Generator for random starts
                    start: int|None=None,      # explicit first decision bar
@@ -206,7 +314,7 @@ def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
     if not p.window - 1 <= start < last: raise TradebotError(f"episode start bar {start} outside [{p.window - 1}, {last - 1}]")
     return start, min(start + p.episode_length, last) if p.episode_length else last
 
-# %% ../nbs/11_env.ipynb #c0034
+# %% ../nbs/11_env.ipynb #c0043
 class TradingEnv(gym.Env):
     "Single-instrument trading environment (Gymnasium API)."
     metadata = {'render_modes': ['ansi'], 'render_fps': 4}
@@ -226,74 +334,56 @@ class TradingEnv(gym.Env):
             data = load_market_data(cfg, split)
         if len(data) < p.window + 1: raise TradebotError(f"TradingEnv: {data.symbol} {data.split} has {len(data)} bars, needs at least window + 1 = {p.window + 1}")
         self.data, self.render_mode = data, render_mode
-        self._bars = bar_table(data).tolist()   # Python floats: fast scalar arithmetic
-        self._closes, self._timestamps = data.close.tolist(), data.timestamps.tolist()
-        n_obs = p.window * data.features.shape[1] + N_ACCOUNT_FEATURES
-        self._windows = observation_windows(data.features, p.window)
+        self._market, self._timestamps = market_table(data), data.timestamps.tolist()
+        self._features = np.ascontiguousarray(data.features, dtype=np.float32)
+        self._state, self._discrete = new_state(p, self.risk), p.action_type == 'discrete'
+        self._step_fields, self.account = self._state[:N_STEP_FIELDS], Accounts(self._state)   # views of the row
+        self._n_obs = n_obs = p.window * data.features.shape[1] + N_ACCOUNT_FEATURES
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
-        if p.action_type == 'discrete': self.action_space = spaces.Discrete(3)
+        if self._discrete: self.action_space = spaces.Discrete(3)
         else: self.action_space = spaces.Box(0.0 if p.long_only else -self.risk.max_leverage, self.risk.max_leverage, (1,), np.float32)
-        self.trades, self._account, self._done = [], None, True
+        self.trades, self._done = [], True
 
-# %% ../nbs/11_env.ipynb #c0036
-def _observation(self: TradingEnv) -> np.ndarray:
-    a = self._account
-    state = account_features(a.units, self._closes[a.t], a.equity, a.entry_price, a.t - a.entry_t, self.params.window, SCALAR_OPS)
-    obs = self._windows[a.t - self.params.window + 1].copy()   # = build_observation(features, t, window, state)
-    obs[-N_ACCOUNT_FEATURES:] = state
-    return obs
+# %% ../nbs/11_env.ipynb #c0045
+@kernel
+def step_episode(s, action: float, market, features, out) -> None:
+    "`advance` one episode and write its new observation into `out`."
+    advance(s, action, market)
+    write_observation(s, market, features, out)
 
-def _info(self: TradingEnv) -> dict:
-    a = self._account
-    close = self._closes[a.t]
-    return {'t': a.t, 'timestamp': self._timestamps[a.t], 'equity': a.equity, 'cash': a.cash, 'position': a.units,
-            'exposure': a.units * close / a.equity if a.equity > 0 else 0.0, 'drawdown': 1 - a.equity / a.peak, 'trades': a.trades}
+def step_info(s: list, timestamps: list) -> dict:
+    "The info dict of a state row (as a list): bar, time, account, exposure, drawdown, closed trades."
+    t = int(s[T])
+    return {'t': t, 'timestamp': timestamps[t], 'equity': s[EQUITY], 'cash': s[CASH], 'position': s[UNITS],
+            'exposure': s[EXPOSURE], 'drawdown': s[DRAWDOWN], 'trades': int(s[TRADES])}
 
 def _reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
     "Start an episode: `options={'start': bar}` fixes the first decision bar."
     super(TradingEnv, self).reset(seed=seed)
     start, end_t = episode_bounds(self.params, len(self.data), self.np_random, (options or {}).get('start'))
-    self._account = Accounts(**initial_account(start, end_t, self.params.initial_cash))
+    reset_state(self._state, start, end_t)
     self.trades, self._done = [], False
-    return self._observation(), self._info()
-
-TradingEnv._observation, TradingEnv._info, TradingEnv.reset = _observation, _info, _reset
-
-# %% ../nbs/11_env.ipynb #c0037
-def trade_records(events,          # the `events` tuple returned by `advance`
-                  exit_t: int,     # bar of the step (where the exits happened)
-                  timestamps,      # MarketData.timestamps
-                  i: int|None=None # episode index when `events` holds arrays
-                 ) -> list:
-    "Trade dicts (entry/exit bar and time, side, qty, prices, pnl, reason) for the trades closed in one step."
-    pick = (lambda x: x) if i is None else (lambda x: x[i] if np.ndim(x) else x)
-    closed, hit, reason, old_entry_t, old_entry, old_units, fill, signal_pnl, entry_t, entry, units, exit_fill, exit_pnl = map(pick, events)
-    def record(entry_bar, entry_price, qty, exit_price, pnl, why):
-        return {'entry_t': int(entry_bar), 'exit_t': int(exit_t), 'entry_time': int(timestamps[entry_bar]), 'exit_time': int(timestamps[exit_t]),
-                'side': 'long' if qty > 0 else 'short', 'qty': float(qty), 'entry_price': float(entry_price),
-                'exit_price': float(exit_price), 'pnl': float(pnl), 'reason': why}
-    return ([record(old_entry_t, old_entry, old_units, fill, signal_pnl, 'signal')] if closed else []) + \
-           ([record(entry_t, entry, units, exit_fill, exit_pnl, EXIT_REASONS[int(reason)])] if hit else [])
+    return observation(self._state, self._market, self._features), step_info(self._state.tolist(), self._timestamps)
 
 def _step(self: TradingEnv, action):
     "Apply one action: fill at the next open, play the bar, return (obs, reward, terminated, truncated, info)."
     if self._done: raise TradebotError("TradingEnv.step: the episode has ended, call reset()")
-    p, a = self.params, self._account
-    if p.action_type == 'discrete':
+    if self._discrete:
         action = int(action)
         if not 0 <= action <= 2: raise TradebotError(f"TradingEnv.step: discrete action must be 0, 1 or 2, got {action}")
-    else: action = float(np.asarray(action, dtype=np.float64).reshape(-1)[0])
-    bar = self._bars[a.t]
-    target = target_units(action, a, bar[0], bar[1], p, self.risk, SCALAR_OPS)
-    reward, terminated, truncated, events = advance(a, target, bar, p, self.risk, SCALAR_OPS)
-    if events[0] or events[1]: self.trades.extend(trade_records(events, a.t, self.data.timestamps))
-    self._done = bool(terminated or truncated)
-    return self._observation(), float(reward), bool(terminated), bool(truncated), self._info()
+    else: action = np.asarray(action, dtype=np.float64).reshape(-1)[0]
+    obs = np.empty(self._n_obs, np.float32)
+    step_episode(self._state, float(action), self._market, self._features, obs)
+    s = self._step_fields.tolist()
+    if s[CLOSED] or s[EXIT_REASON]: self.trades.extend(trade_records(self._state, self._timestamps))
+    terminated, truncated = s[TERMINATED] > 0, s[TRUNCATED] > 0
+    self._done = terminated or truncated
+    return obs, s[REWARD], terminated, truncated, step_info(s, self._timestamps)
 
 def _render(self: TradingEnv):
     "One line of text (render_mode='ansi')."
-    if self.render_mode != 'ansi' or self._account is None: return None
-    a = self._account
+    if self.render_mode != 'ansi': return None
+    a = self.account
     return f"t={a.t} equity={a.equity:.2f} cash={a.cash:.2f} position={a.units:.6g} trades={a.trades}"
 
-TradingEnv.step, TradingEnv.render = _step, _render
+TradingEnv.reset, TradingEnv.step, TradingEnv.render = _reset, _step, _render

@@ -14,9 +14,10 @@ from .config import TradebotError, ConfigError, load_config, read_yaml, repo_pat
 from .features import load_dataset, compute_features, chronological_split, make_market_data, FeatureScaler, MarketData
 
 # %% auto #0
-__all__ = ['TRAINED_ALGOS', 'QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market', 'train_agent',
-           'train_run', 'evaluate_run', 'run_baselines', 'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points',
-           'notebook_job', 'sweep_jobs', 'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run', 'sweep']
+__all__ = ['TRAINED_ALGOS', 'QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market',
+           'torch_threads', 'train_agent', 'write_history', 'train_run', 'evaluate_run', 'run_baselines',
+           'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs',
+           'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run', 'sweep']
 
 # %% ../nbs/40_experiments.ipynb #c0007
 TRAINED_ALGOS = ('qlearning', 'dqn', 'ppo')
@@ -56,6 +57,17 @@ def split_market(cfg: dict,           # merged config (`data`, `features`, `spli
     return make_market_data(parts[split], scaler, cfg['data']['symbol'], split)
 
 # %% ../nbs/40_experiments.ipynb #c0016
+class torch_threads:
+    "Context manager: torch uses `n` CPU threads inside, its previous setting afterwards."
+    def __init__(self, n: int=1): self.n = n
+    def __enter__(self):
+        import torch
+        self.before = torch.get_num_threads(); torch.set_num_threads(self.n)
+    def __exit__(self, *exc):
+        import torch
+        torch.set_num_threads(self.before)
+
+# %% ../nbs/40_experiments.ipynb #c0018
 def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, progress: bool=True) -> tuple:
     "Train `algo` on `market`; returns `(agent, history)`."
     if algo == 'ppo':
@@ -63,15 +75,23 @@ def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, p
         return train_ppo(cfg, market, seed, progress)
     from tradebot.env import TradingEnv
     env = TradingEnv(market, config=cfg)
-    if algo == 'qlearning':
-        from tradebot.qlearning import train_qlearning
-        return train_qlearning(env, cfg, seed, progress)
-    if algo == 'dqn':
-        from tradebot.dqn import train_dqn
-        return train_dqn(env, cfg, seed, progress)
+    with torch_threads(1):
+        if algo == 'qlearning':
+            from tradebot.qlearning import train_qlearning
+            return train_qlearning(env, cfg, seed, progress)
+        if algo == 'dqn':
+            from tradebot.dqn import train_dqn
+            return train_dqn(env, cfg, seed, progress)
     raise ConfigError(f"unknown algo '{algo}' to train, expected one of {', '.join(TRAINED_ALGOS)}")
 
-# %% ../nbs/40_experiments.ipynb #c0019
+# %% ../nbs/40_experiments.ipynb #c0021
+def write_history(history, run_dir) -> Path:
+    "The trainer's history as `history.csv` (rows, or columns of one length) or else `history.json` (columns of different lengths)."
+    if isinstance(history, dict) and len({len(v) for v in history.values()}) > 1:
+        path = Path(run_dir)/'history.json'; path.write_text(json.dumps(history, default=float)); return path
+    path = Path(run_dir)/'history.csv'; pd.DataFrame(history).to_csv(path, index=False); return path
+
+# %% ../nbs/40_experiments.ipynb #c0023
 def _evaluate_into(run_dir, cfg: dict, agent, scaler: FeatureScaler, split: str, seed: int, extra: dict) -> dict:
     "Backtest `agent` on `split` (scaled by the run's scaler) and write the run directory; returns the metrics."
     from tradebot.backtest import backtest
@@ -93,10 +113,10 @@ def train_run(algo: str,          # qlearning | dqn | ppo
     agent, history = train_agent(algo, cfg, dataset.splits['train'], seed, progress)
     extra = {'train_seconds': round(time.perf_counter() - started, 2), 'timesteps': int(cfg['train']['timesteps'])}
     _evaluate_into(run_dir, cfg, agent, dataset.scaler, cfg['train']['eval_split'], seed, extra)
-    pd.DataFrame(history).to_csv(run_dir/'history.csv', index=False)
+    write_history(history, run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0023
+# %% ../nbs/40_experiments.ipynb #c0027
 def evaluate_run(run_dir,          # a run directory written by `train_run` or `run_baselines`
                  split: str='test', # train | val | test
                 ) -> dict:
@@ -106,7 +126,7 @@ def evaluate_run(run_dir,          # a run directory written by `train_run` or `
     if run['scaler'] is None: raise TradebotError(f"{Path(run_dir)/'scaler.json'}: missing; cannot rebuild the features the agent saw")
     return _evaluate_into(run_dir, run['config'], run['agent'], run['scaler'], split, run['run']['seed'], run['run'])
 
-# %% ../nbs/40_experiments.ipynb #c0026
+# %% ../nbs/40_experiments.ipynb #c0030
 def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ...)`): `agent.strategies`
                  ) -> list:
     "Evaluate every baseline in `agent.strategies`; one run directory each."
@@ -120,7 +140,7 @@ def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ..
         run_dirs.append(run_dir)
     return run_dirs
 
-# %% ../nbs/40_experiments.ipynb #c0029
+# %% ../nbs/40_experiments.ipynb #c0033
 def _stage(number: int, total: int, text: str) -> None:
     print(f"[{number}/{total}] {text}", flush=True)
 
@@ -154,7 +174,7 @@ def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
     _stage(4, 4, f"comparison report: {report}")
     return report
 
-# %% ../nbs/40_experiments.ipynb #c0031
+# %% ../nbs/40_experiments.ipynb #c0037
 def parse_grid(items) -> dict:
     "`['seed=1,2', 'agent.learning_rate=0.001,0.0005']` -> {'seed': [1, 2], 'agent.learning_rate': [0.001, 0.0005]}."
     grid = {}
@@ -174,7 +194,7 @@ def grid_points(grid: dict) -> list:
     if not grid: raise ConfigError("sweep grid is empty: give --grid key=v1,v2 or --grid-file FILE")
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
-# %% ../nbs/40_experiments.ipynb #c0034
+# %% ../nbs/40_experiments.ipynb #c0040
 def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: bool=False) -> dict:
     "The template's parameters for one grid point (`seed`, `timesteps` or config keys), plus its merged config."
     point = dict(point)
@@ -190,7 +210,7 @@ def sweep_jobs(algo: str, grid: dict, config_file=None, overrides=(), quick: boo
     "One `notebook_job` per grid point; every point's config is validated here, before anything runs."
     return [notebook_job(algo, point, config_file, overrides, quick) for point in grid_points(grid)]
 
-# %% ../nbs/40_experiments.ipynb #c0037
+# %% ../nbs/40_experiments.ipynb #c0043
 TEMPLATE = 'nbs/templates/train.ipynb'
 
 def run_training_notebook(parameters: dict, # the template's parameters (algo, symbol, config, timesteps, seed, overrides)
@@ -216,7 +236,7 @@ def sweep_job(parameters: dict, run_dir) -> dict:
     except Exception as e: row = {'error': f'{type(e).__name__}: {e}'}
     return {'run_dir': str(run_dir), 'seconds': round(time.perf_counter() - started, 1), **row}
 
-# %% ../nbs/40_experiments.ipynb #c0039
+# %% ../nbs/40_experiments.ipynb #c0045
 def _pool_map(fn, calls: list, workers: int, bar) -> list:
     results = [None] * len(calls)
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -249,7 +269,7 @@ def map_jobs(fn,                  # a module-level function (picklable by refere
         if ray_address: return _ray_map(fn, calls, ray_address, bar)
         return _pool_map(fn, calls, max(1, int(workers)), bar)
 
-# %% ../nbs/40_experiments.ipynb #c0042
+# %% ../nbs/40_experiments.ipynb #c0048
 def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) -> Path:
     "Train and evaluate one run through the papermill template; returns its run directory (with `train.ipynb`)."
     from tradebot.runs import new_run_dir
@@ -258,7 +278,7 @@ def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) 
     run_training_notebook(job['parameters'], run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0044
+# %% ../nbs/40_experiments.ipynb #c0050
 def sweep(algo: str,                # qlearning | dqn | ppo
           grid: dict,               # {config key or 'seed'/'timesteps': [values]}
           config_file=None,         # a user's YAML file for every run

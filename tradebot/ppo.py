@@ -40,7 +40,7 @@ class PPOConfig:
     hidden_sizes: tuple = (64, 64) # MLP layers of the policy and value networks
     episode_length: int = 2048    # training episodes: random windows of this many bars; 0 = the whole split
     num_threads: int = 1          # torch CPU threads while training
-    timesteps: int = 200_000      # environment steps of training (rounded up to whole rollouts)
+    timesteps: int = 1_000_000    # environment steps of training (rounded up to whole rollouts)
     device: str = 'auto'          # auto (cuda when available) | cpu | cuda
 
     @classmethod
@@ -139,7 +139,8 @@ def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrid
     seed_everything(seed); torch.set_num_threads(hp.num_threads)
     try:
         env = make_ppo_env(market, cfg, seed)
-        model, monitor = build_ppo(env, hp, seed, device), TrainingMonitor(hp.timesteps, progress)
+        rollout = hp.n_envs * hp.n_steps
+        model, monitor = build_ppo(env, hp, seed, device), TrainingMonitor(-(-hp.timesteps // rollout) * rollout, progress)
         model.learn(hp.timesteps, callback=monitor, log_interval=None)
     finally: torch.set_num_threads(threads)
     meta = agent_metadata(env.venv.template, 'ppo', cfg, seed=seed, window=env.venv.params.window, timesteps=int(model.num_timesteps), device=device)

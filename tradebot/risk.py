@@ -4,37 +4,34 @@
 
 # %% ../nbs/10_risk.ipynb #c0002
 from __future__ import annotations
-import math
+import math, os
 from dataclasses import dataclass, fields
-import numpy as np
+from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['ARRAY_OPS', 'SCALAR_OPS', 'STOP_MODES', 'SIZING_MODES', 'EXIT_REASONS', 'ArrayOps', 'ScalarOps', 'RiskManager']
+__all__ = ['KERNEL_SOURCES', 'STOP_MODES', 'SIZING_MODES', 'STOP_NONE', 'STOP_PERCENT', 'STOP_ATR', 'FIXED_FRACTION',
+           'ATR_VOLATILITY', 'EXIT_REASONS', 'kernel', 'RiskManager', 'entry_size', 'exposure_size', 'stop_level',
+           'take_profit_level', 'intrabar_exit']
 
 # %% ../nbs/10_risk.ipynb #c0006
-class ArrayOps:
-    "numpy versions of the operations whose spelling differs between arrays and floats."
-    where, minimum, maximum, sign, sqrt, log = (staticmethod(f) for f in (np.where, np.minimum, np.maximum, np.sign, np.sqrt, np.log))
-    logical_not = staticmethod(np.logical_not)
+KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
 
-class ScalarOps:
-    "The same operations on Python floats and bools."
-    @staticmethod
-    def where(cond, a, b): return a if cond else b
-    minimum, maximum, sqrt = staticmethod(min), staticmethod(max), staticmethod(math.sqrt)
-    @staticmethod
-    def sign(x): return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
-    @staticmethod
-    def log(x): return float(np.log(x))
-    @staticmethod
-    def logical_not(x): return not x
-
-ARRAY_OPS, SCALAR_OPS = ArrayOps(), ScalarOps()
+def kernel(fn):
+    "`numba.njit(cache=True)`, dropping a cached compilation older than the source of any earlier kernel."
+    compiled = njit(cache=True)(fn)
+    try:
+        index = compiled._cache._cache_file._index_path      # numba internals: this kernel's cache index file
+        if os.path.exists(index) and any(os.path.getmtime(index) < os.path.getmtime(f) for f in KERNEL_SOURCES): os.remove(index)
+    except (AttributeError, OSError): pass                    # another numba, or a race with another process: no harm
+    if os.path.exists(fn.__code__.co_filename): KERNEL_SOURCES.add(fn.__code__.co_filename)
+    return compiled
 
 # %% ../nbs/10_risk.ipynb #c0009
 STOP_MODES, SIZING_MODES = ('none', 'percent', 'atr'), ('fixed_fraction', 'atr_volatility')
-EXIT_REASONS = ('', 'stop_loss', 'take_profit')  # index = the reason code `bar_exit` returns
+STOP_NONE, STOP_PERCENT, STOP_ATR = 0.0, 1.0, 2.0     # codes of STOP_MODES, as the compiled rules take them
+FIXED_FRACTION, ATR_VOLATILITY = 0.0, 1.0             # codes of SIZING_MODES
+EXIT_REASONS = ('', 'stop_loss', 'take_profit')       # index = the reason code `bar_exit` returns
 
 @dataclass(frozen=True)
 class RiskManager:
@@ -64,67 +61,97 @@ class RiskManager:
         if unknown: raise TradebotError(f"risk: unknown key '{unknown[0]}'")
         return cls(**risk_cfg)
 
-# %% ../nbs/10_risk.ipynb #c0012
-def _entry_units(self: RiskManager,
-                 side,          # +1 long, -1 short, 0 flat (float or array)
-                 equity,        # account equity at the decision
-                 price,         # decision price (the last close)
-                 atr,           # ATR at the decision, in price units
-                 ops=ARRAY_OPS, # ARRAY_OPS or SCALAR_OPS
-                ):
-    "Signed units of a new position, sized by the sizing rule and capped by `max_leverage`."
-    cap = self.max_leverage * equity / price
-    if self.sizing == 'fixed_fraction': return side * min(self.fraction, self.max_leverage) * equity / price
-    units = ops.where(atr > 0, self.risk_per_trade * equity / (self.stop_loss_atr * ops.where(atr > 0, atr, 1.0)), 0.0)
-    return side * ops.minimum(units, cap)
+    @property
+    def codes(self) -> tuple:
+        "(stop mode code, sizing code) as floats, for the compiled rules."
+        return float(STOP_MODES.index(self.stop_loss)), float(SIZING_MODES.index(self.sizing))
 
-def _exposure_units(self: RiskManager,
-                    exposure,      # target notional / equity, signed
-                    equity,        # account equity at the decision
-                    price,         # decision price
-                    ops=ARRAY_OPS,
-                   ):
+# %% ../nbs/10_risk.ipynb #c0012
+@kernel
+def entry_size(sizing: float,          # FIXED_FRACTION or ATR_VOLATILITY
+               fraction: float,        # fixed_fraction: notional as a share of equity
+               risk_per_trade: float,  # atr_volatility: share of equity lost at the ATR stop
+               stop_loss_atr: float,   # ATR multiple of the stop distance
+               max_leverage: float,    # cap on notional / equity
+               side: float,            # +1 long, -1 short, 0 flat
+               equity: float,          # account equity at the decision
+               price: float,           # decision price (the last close)
+               atr: float,             # ATR at the decision, in price units
+              ) -> float:
+    "Signed units of a new position, sized by the sizing rule and capped by `max_leverage`."
+    if sizing == FIXED_FRACTION: return side * min(fraction, max_leverage) * equity / price
+    if not atr > 0: return side * 0.0
+    return side * min(risk_per_trade * equity / (stop_loss_atr * atr), max_leverage * equity / price)
+
+@kernel
+def exposure_size(max_leverage: float, # cap on |exposure|
+                  exposure: float,     # target notional / equity, signed
+                  equity: float,       # account equity at the decision
+                  price: float,        # decision price
+                 ) -> float:
     "Signed units for a target exposure, clipped to ±`max_leverage`."
-    capped = ops.minimum(ops.maximum(exposure, -self.max_leverage), self.max_leverage)
-    return capped * equity / price
+    return min(max(exposure, -max_leverage), max_leverage) * equity / price
+
+# %% ../nbs/10_risk.ipynb #c0014
+def _entry_units(self: RiskManager, side: float, equity: float, price: float, atr: float) -> float:
+    "Signed units of a new position (side +1 long, -1 short) at the decision price and ATR."
+    return entry_size(self.codes[1], self.fraction, self.risk_per_trade, self.stop_loss_atr, self.max_leverage,
+                      float(side), float(equity), float(price), float(atr))
+
+def _exposure_units(self: RiskManager, exposure: float, equity: float, price: float) -> float:
+    "Signed units for a target exposure (notional / equity), clipped to ±`max_leverage`."
+    return exposure_size(self.max_leverage, float(exposure), float(equity), float(price))
 
 RiskManager.entry_units, RiskManager.exposure_units = _entry_units, _exposure_units
 
-# %% ../nbs/10_risk.ipynb #c0015
-def _stop_price(self: RiskManager,
-                entry,         # average entry price of the position
-                atr,           # ATR at the decision that opened it
-                side,          # +1 long, -1 short, 0 flat
-                ops=ARRAY_OPS,
-               ):
+# %% ../nbs/10_risk.ipynb #c0017
+@kernel
+def stop_level(stop_mode: float,      # STOP_NONE, STOP_PERCENT or STOP_ATR
+               stop_loss_pct: float,  # percent stop distance
+               stop_loss_atr: float,  # ATR multiple of the atr stop
+               entry: float,          # average entry price of the position
+               atr: float,            # ATR at the decision that opened it
+               side: float,           # +1 long, -1 short, 0 flat
+              ) -> float:
     "The stop-loss level (`nan` when flat or when stops are off)."
-    if self.stop_loss == 'none': return ops.where(side != 0, math.nan, math.nan)
-    level = entry * (1 - side * self.stop_loss_pct) if self.stop_loss == 'percent' else entry - side * self.stop_loss_atr * atr
-    return ops.where(side != 0, level, math.nan)
+    if side == 0 or stop_mode == STOP_NONE: return math.nan
+    if stop_mode == STOP_PERCENT: return entry * (1 - side * stop_loss_pct)
+    return entry - side * stop_loss_atr * atr
 
-def _take_profit_price(self: RiskManager, entry, side, ops=ARRAY_OPS):
+@kernel
+def take_profit_level(take_profit_pct: float, entry: float, side: float) -> float:
     "The take-profit level (`nan` when flat or when take-profit is off)."
-    if self.take_profit_pct <= 0: return ops.where(side != 0, math.nan, math.nan)
-    return ops.where(side != 0, entry * (1 + side * self.take_profit_pct), math.nan)
+    if side == 0 or not take_profit_pct > 0: return math.nan
+    return entry * (1 + side * take_profit_pct)
+
+def _stop_price(self: RiskManager, entry: float, atr: float, side: float) -> float:
+    "The stop-loss level of a position (`nan` when flat or when stops are off)."
+    return stop_level(self.codes[0], self.stop_loss_pct, self.stop_loss_atr, float(entry), float(atr), float(side))
+
+def _take_profit_price(self: RiskManager, entry: float, side: float) -> float:
+    "The take-profit level of a position (`nan` when flat or when take-profit is off)."
+    return take_profit_level(self.take_profit_pct, float(entry), float(side))
 
 RiskManager.stop_price, RiskManager.take_profit_price = _stop_price, _take_profit_price
 
-# %% ../nbs/10_risk.ipynb #c0018
-def _bar_exit(self: RiskManager,
-              side,          # +1 long, -1 short, 0 flat
-              stop,          # stop level (`nan` = none)
-              take,          # take-profit level (`nan` = none)
-              open, high, low, # the bar the position is held through
-              ops=ARRAY_OPS,
-             ):
+# %% ../nbs/10_risk.ipynb #c0020
+@kernel
+def intrabar_exit(side: float,   # +1 long, -1 short, 0 flat
+                  stop: float,   # stop level (`nan` = none)
+                  take: float,   # take-profit level (`nan` = none)
+                  open: float, high: float, low: float, # the bar the position is held through
+                 ) -> tuple:
     "(reason code, exit reference price) for a position held through one bar; code 0 = no exit."
-    # multiplied by side, a short's levels and prices mirror a long's: min/max replace per-side branches
-    s_low, s_high, s_open, s_stop, s_take = side * low, side * high, side * open, side * stop, side * take
-    in_position = side != 0
-    stop_hit = (ops.minimum(s_low, s_high) <= s_stop) & in_position     # the adverse extreme reached the stop
-    take_hit = (ops.maximum(s_low, s_high) >= s_take) & in_position     # the favourable extreme reached the target
-    reason = ops.where(stop_hit, 1, ops.where(take_hit, 2, 0))
-    level = ops.where(stop_hit, side * ops.minimum(s_open, s_stop), ops.where(take_hit, side * ops.maximum(s_open, s_take), math.nan))
-    return reason, level
+    if side > 0:
+        if low <= stop: return 1, min(open, stop)       # the stop; gapped through: the open
+        if high >= take: return 2, max(open, take)
+    elif side < 0:
+        if high >= stop: return 1, max(open, stop)
+        if low <= take: return 2, min(open, take)
+    return 0, math.nan
+
+def _bar_exit(self: RiskManager, side: float, stop: float, take: float, open: float, high: float, low: float) -> tuple:
+    "(reason code, exit reference price) for a position held through one bar; code 0 = no exit."
+    return intrabar_exit(float(side), float(stop), float(take), float(open), float(high), float(low))
 
 RiskManager.bar_exit = _bar_exit

@@ -1,0 +1,130 @@
+"""Training throughput and replay memory: tradebot's agents against stable-baselines3, same env, same hyperparameters.
+
+    python benchmarks/training_throughput.py                 # full run (about 2 minutes on 2 cores)
+    python benchmarks/training_throughput.py --timesteps 5000 --threads 2
+
+Env: `TradingEnv` on the embedded BTC-USD 1 h train split, configured by `load_config('dqn')` (window 50, 11 features:
+observations of 553 float32). Throughput = environment steps per second of wall time over a whole training run of
+`--timesteps` steps (learning_starts, exploration and gradient steps included), the same schedule for both.
+
+Each measurement is one function returning table rows (dicts); `SECTIONS` lists them and `main` prints one table.
+To add a section (e.g. PPO), write `def ppo_throughput(args) -> list[dict]` and append it to `SECTIONS`.
+"""
+from __future__ import annotations
+import argparse, time, warnings
+import numpy as np
+import torch
+from tradebot.config import load_config
+from tradebot.features import load_market_data
+from tradebot.env import TradingEnv
+
+Row = dict  # {'measurement', 'ours', 'sb3', 'unit', 'ratio', 'target'}
+
+
+def _dqn_setup(timesteps: int):
+    cfg = load_config('dqn', overrides=[f'train.timesteps={timesteps}', 'train.device=cpu'])
+    return cfg, load_market_data(cfg, 'train')
+
+
+def _sb3_dqn(env, cfg, seed=0):
+    "stable_baselines3.DQN with our hyperparameters mapped one to one."
+    from stable_baselines3 import DQN
+    a = cfg['agent']
+    return DQN('MlpPolicy', env, learning_rate=a['learning_rate'], buffer_size=a['buffer_size'], learning_starts=a['learning_starts'],
+               batch_size=a['batch_size'], tau=a['tau'], gamma=a['gamma'], train_freq=a['train_freq'], gradient_steps=1,
+               target_update_interval=a['target_update_interval'], exploration_fraction=a['exploration_fraction'],
+               exploration_initial_eps=a['epsilon_start'], exploration_final_eps=a['epsilon_end'], max_grad_norm=a['max_grad_norm'],
+               policy_kwargs={'net_arch': list(a['hidden_sizes'])}, device='cpu', seed=seed, verbose=0)
+
+
+def _warm_up(data, cfg) -> None:
+    "One-time costs neither contender should be timed on: torch's lazy imports, the env's first steps (JIT, caches)."
+    torch.optim.Adam(torch.nn.Linear(2, 2).parameters())   # the first optimizer imports torch._dynamo (~1.5 s)
+    env = TradingEnv(data, config=cfg)
+    env.reset(seed=0)
+    for action in [0, 1, 2] * 100: env.step(action)
+
+
+def dqn_throughput(args) -> list[Row]:
+    "Env steps/s of a full DQN training run: ours vs SB3, single TradingEnv, same hyperparameters."
+    from tradebot.dqn import train_dqn
+    cfg, data = _dqn_setup(args.timesteps)
+    _warm_up(data, cfg)
+    ours, sb3 = [], []
+    for rep in range(args.repeats):                      # interleaved, so load from other processes hits both alike
+        start = time.perf_counter()
+        train_dqn(TradingEnv(data, config=cfg), cfg, seed=rep, progress=False)
+        ours.append(args.timesteps / (time.perf_counter() - start))
+        print(f"  ours: {ours[-1]:.0f} steps/s", flush=True)
+        start = time.perf_counter()                     # both timings include building the model
+        _sb3_dqn(TradingEnv(data, config=cfg), cfg, seed=rep).learn(args.timesteps)
+        sb3.append(args.timesteps / (time.perf_counter() - start))
+        print(f"  sb3:  {sb3[-1]:.0f} steps/s", flush=True)
+    ours_best, sb3_best = max(ours), max(sb3)
+    rows = [{'measurement': 'DQN training, single env (best of %d)' % args.repeats, 'ours': ours_best, 'sb3': sb3_best,
+             'unit': 'env steps/s', 'ratio': ours_best / sb3_best, 'target': '>= 2x'}]
+    if args.vec_envs > 1:
+        from tradebot.vecenv import VecTradingEnv
+        vcfg = load_config('dqn', overrides=[f'train.timesteps={args.timesteps}', 'train.device=cpu', f'agent.n_envs={args.vec_envs}'])
+        start = time.perf_counter()
+        train_dqn(VecTradingEnv(data, n_envs=args.vec_envs, config=vcfg), vcfg, seed=0, progress=False)
+        vec = args.timesteps / (time.perf_counter() - start)
+        rows.append({'measurement': f'DQN training, VecTradingEnv x{args.vec_envs} (ours only)', 'ours': vec, 'sb3': sb3_best,
+                     'unit': 'env steps/s', 'ratio': vec / sb3_best, 'target': '(info)'})
+    return rows
+
+
+def dqn_replay_memory(args) -> list[Row]:
+    "Replay memory per million transitions: our index buffer vs SB3's ReplayBuffer for the same observation shape."
+    from stable_baselines3.common.buffers import ReplayBuffer
+    from tradebot.dqn import IndexReplayBuffer
+    cfg, data = _dqn_setup(1000)
+    env = TradingEnv(data, config=cfg)
+    ours = IndexReplayBuffer(1000, data.features, env.params.window).bytes_per_transition()
+    rows = []
+    for optimize in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            buf = ReplayBuffer(1000, env.observation_space, env.action_space, device='cpu', n_envs=1,
+                               optimize_memory_usage=optimize, handle_timeout_termination=not optimize)
+        arrays = [buf.observations, buf.actions, buf.rewards, buf.dones] + ([] if optimize else [buf.next_observations, buf.timeouts])
+        sb3 = sum(a.nbytes for a in arrays) / buf.buffer_size
+        rows.append({'measurement': 'replay memory per 1M transitions' + (' (SB3 optimize_memory_usage)' if optimize else ''),
+                     'ours': ours * 1e6 / 2**20, 'sb3': sb3 * 1e6 / 2**20, 'unit': 'MiB', 'ratio': sb3 / ours,
+                     'target': '(info)' if optimize else '>= 100x smaller'})
+    shared = data.features.nbytes / 2**20
+    rows.append({'measurement': 'shared feature array (ours, once per run)', 'ours': shared, 'sb3': 0.0, 'unit': 'MiB', 'ratio': float('nan'), 'target': ''})
+    return rows
+
+
+SECTIONS = [dqn_throughput, dqn_replay_memory]   # append more measurement functions here (e.g. PPO)
+
+
+def print_table(rows: list[Row]) -> None:
+    head = f"{'measurement':58s} {'ours':>12s} {'sb3':>12s}  {'unit':12s} {'ratio':>8s}  target"
+    print(head); print('-' * len(head))
+    for r in rows:
+        ratio = '' if r['ratio'] != r['ratio'] else f"{r['ratio']:.1f}x"
+        print(f"{r['measurement']:58s} {r['ours']:12.1f} {r['sb3']:12.1f}  {r['unit']:12s} {ratio:>8s}  {r['target']}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--timesteps', type=int, default=20_000, help='env steps per training run')
+    ap.add_argument('--repeats', type=int, default=2, help='runs per contender (best is reported)')
+    ap.add_argument('--threads', type=int, default=1, help='torch intra-op threads, for both contenders (1: robust on a shared 2-core box)')
+    ap.add_argument('--vec-envs', type=int, default=16, help='also time our DQN on a VecTradingEnv with this many envs (0: skip)')
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.timesteps} timesteps per run\n")
+    rows = []
+    for section in SECTIONS:
+        print(f"running {section.__name__} ...", flush=True)
+        rows += section(args)
+    print()
+    print_table(rows)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
