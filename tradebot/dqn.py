@@ -43,6 +43,7 @@ class DQNConfig:
     n_envs: int = 1                   # parallel episodes (VecTradingEnv) built by `make_dqn_env`
     replay: str = 'auto'              # auto (index storage when the env allows) | index | obs
     log_interval: int = 100           # gradient steps between logged rows of the history
+    torch_threads: int = 0            # torch intra-op threads for training; 0 = leave torch's setting
     timesteps: int = 100_000          # env steps of training (`train.timesteps`)
     device: str = 'auto'              # auto | cpu | cuda (`train.device`)
 
@@ -231,7 +232,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != params.window * data.features.shape[1] + 3: return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0035
+# %% ../nbs/22_dqn.ipynb #c0037
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -256,7 +257,7 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0037
+# %% ../nbs/22_dqn.ipynb #c0039
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")
@@ -271,6 +272,7 @@ def train_dqn(env,                  # a TradingEnv / Gymnasium env, or a VecTrad
     "Train Double DQN; returns `(agent, history)`."
     hp, seed = DQNConfig.from_config(cfg), cfg.get('seed', 0) if seed is None else seed
     device = select_device(hp.device)
+    if hp.torch_threads: torch.set_num_threads(hp.torch_threads)
     seed_everything(seed); rng = np.random.default_rng(seed)
     venv = env if hasattr(env, 'num_envs') else SingleEnv(env)
     if not isinstance(venv.action_space, gym_spaces.Discrete): raise TradebotError("train_dqn: DQN needs a discrete action space (env.action_type: discrete)")

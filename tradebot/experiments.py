@@ -4,13 +4,13 @@
 
 # %% ../nbs/40_experiments.ipynb #c0002
 from __future__ import annotations
-import itertools, json, os, time
+import itertools, json, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
-from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path, save_config_snapshot, seed_everything
+from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
 from .features import load_dataset, compute_features, chronological_split, make_market_data, FeatureScaler, MarketData
 
 # %% auto #0
@@ -288,6 +288,7 @@ def sweep(algo: str,                # qlearning | dqn | ppo
           ray_address: str|None=None, # Ray cluster address, or 'local'
           progress: bool=True) -> Path:
     "Run the grid through the training notebook and write the combined table; returns the CSV path."
+    from tradebot.compare import markdown_table
     from tradebot.runs import new_run_dir
     jobs = sweep_jobs(algo, grid, config_file, overrides, quick)
     cfg, symbol = jobs[0]['cfg'], jobs[0]['cfg']['data']['symbol']
@@ -297,11 +298,7 @@ def sweep(algo: str,                # qlearning | dqn | ppo
     table = pd.DataFrame([{**job['point'], **row} for job, row in zip(jobs, rows)])
     out = new_run_dir(cfg, f'sweep-{algo}', symbol, runs_dir=repo_path(cfg['run']['runs_dir'])/'sweeps')
     table.to_csv(out/'sweep.csv', index=False)
-    (out/'sweep.md').write_text(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    (out/'sweep.md').write_text(markdown_table(table.set_index(pd.Index([Path(d).name for d in run_dirs], name='run'))))
     failed = table['error'].notna().sum() if 'error' in table else 0
     if failed: raise TradebotError(f"sweep: {failed} of {len(table)} runs failed (errors in {out/'sweep.csv'})")
     return out/'sweep.csv'
-
-def _has_tabulate() -> bool:
-    import importlib.util
-    return importlib.util.find_spec('tabulate') is not None

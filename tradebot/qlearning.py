@@ -132,11 +132,12 @@ def train_qlearning(env,                # a TradingEnv with discrete actions
                    ) -> tuple:
     "Train tabular Q-learning; returns `(agent, history)`."
     hp, seed = QLearningConfig.from_config(cfg), cfg.get('seed', 0) if seed is None else seed
+    if not hasattr(env.action_space, 'n'): raise TradebotError("train_qlearning: tabular Q-learning needs discrete actions (env.action_type: discrete)")
     features, names, window = _env_layout(env)
     encoder = StateEncoder.fit(features, names, window, list(hp.bin_features), hp.bins, hp.include_position)
     agent = QLearningAgent(encoder, int(env.action_space.n), agent_metadata(env, 'qlearning', cfg, seed=seed, n_states=encoder.n_states))
     seed_everything(seed); rng = np.random.default_rng(seed)
-    Q, history = agent.q_table, []
+    Q, history = agent.q_table, {k: [] for k in ('episode_step', 'episode_return', 'epsilon', 'td_error')}
     obs, _ = env.reset(seed=seed)
     s, ep_return, ep_abs_td, ep_len = int(encoder.encode(obs[None])[0]), 0.0, 0.0, 0
     bar = tqdm(total=hp.timesteps, disable=not progress, desc='qlearning', unit='step', mininterval=0.5)
@@ -149,7 +150,7 @@ def train_qlearning(env,                # a TradingEnv with discrete actions
         Q[s, a] += hp.alpha * td
         s, ep_return, ep_abs_td, ep_len = s2, ep_return + reward, ep_abs_td + abs(td), ep_len + 1
         if terminated or truncated:
-            history.append({'step': step + 1, 'episode_return': ep_return, 'epsilon': epsilon, 'td_error': ep_abs_td / ep_len})
+            for k, v in zip(history, (step + 1, ep_return, epsilon, ep_abs_td / ep_len)): history[k].append(v)
             bar.set_postfix(episode_return=f'{ep_return:.4f}', epsilon=f'{epsilon:.2f}')
             obs, _ = env.reset()
             s, ep_return, ep_abs_td, ep_len = int(encoder.encode(obs[None])[0]), 0.0, 0.0, 0
