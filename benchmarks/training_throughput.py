@@ -8,7 +8,8 @@ observations of 553 float32). Throughput = environment steps per second of wall 
 `--timesteps` steps (learning_starts, exploration and gradient steps included), the same schedule for both.
 
 Each measurement is one function returning table rows (dicts); `SECTIONS` lists them and `main` prints one table.
-To add a section (e.g. PPO), write `def ppo_throughput(args) -> list[dict]` and append it to `SECTIONS`.
+Sections: DQN vs SB3 DQN (single env), replay memory vs SB3's ReplayBuffer, PPO on VecTradingEnv(16) vs SB3 PPO
+on DummyVecEnv(16 x TradingEnv).
 """
 from __future__ import annotations
 import argparse, time, warnings
@@ -97,7 +98,83 @@ def dqn_replay_memory(args) -> list[Row]:
     return rows
 
 
-SECTIONS = [dqn_throughput, dqn_replay_memory]   # append more measurement functions here (e.g. PPO)
+# ---- PPO: our vectorised env vs SB3's DummyVecEnv of single envs, same SB3 PPO and hyperparameters -------------------
+# `train`: env steps/s of PPO.learn (rollouts + gradient updates); `rollout`: collect_rollouts alone (policy forward +
+# env step + buffer), the part an env implementation can change; `env`: env.step alone with random actions.
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+from tradebot.features import load_dataset
+from tradebot.ppo import PPOConfig, build_ppo, make_ppo_env
+
+
+def _dummy_env(market, cfg, seed: int) -> VecMonitor:
+    "16 single TradingEnv's in SB3's DummyVecEnv, same episode windows as `make_ppo_env`."
+    hp = PPOConfig.from_config(cfg)
+    options = {'random_start': True, 'episode_length': hp.episode_length} if hp.episode_length else {}
+    envs = DummyVecEnv([lambda: TradingEnv(market, config=cfg, **options) for _ in range(hp.n_envs)])
+    envs.seed(seed)
+    return VecMonitor(envs)
+
+
+class _Null(BaseCallback):
+    def _on_step(self) -> bool: return True
+
+
+def _measure(env, cfg, timesteps: int, seed: int = 0) -> dict:
+    "Steps/s of PPO.learn and of collect_rollouts alone on `env`."
+    hp = PPOConfig.from_config(cfg)
+    model = build_ppo(env, hp, seed, 'cpu')
+    model.learn(hp.n_envs * hp.n_steps)                      # warm-up: one rollout + update
+    start = time.perf_counter(); model.learn(timesteps, reset_num_timesteps=False)
+    train = model.num_timesteps - hp.n_envs * hp.n_steps
+    train_s = time.perf_counter() - start
+    callback = _Null(); callback.init_callback(model)
+    rounds, start = 4, time.perf_counter()
+    for _ in range(rounds): model.collect_rollouts(model.env, callback, model.rollout_buffer, hp.n_steps)
+    rollout_s = time.perf_counter() - start
+    return {'train_steps_per_s': train / train_s, 'rollout_steps_per_s': rounds * hp.n_envs * hp.n_steps / rollout_s,
+            'env_steps_per_s': _env_only(env, hp.n_steps * rounds), 'train_steps': int(train), 'train_seconds': train_s}
+
+
+def _env_only(env, rounds: int, seed: int = 0) -> float:
+    "Steps/s of `env.step` alone with random actions (no policy, no buffer)."
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, 3, (rounds, env.num_envs))
+    env.reset(); start = time.perf_counter()
+    for a in actions: env.step(a)
+    return rounds * env.num_envs / (time.perf_counter() - start)
+
+
+def measure_ppo(timesteps: int = 65_536, n_envs: int = 16) -> list[dict]:
+    "Rows: PPO training throughput on VecTradingEnv and on DummyVecEnv(TradingEnv × n_envs), plus their ratio."
+    cfg = load_config('ppo', overrides=[f'agent.n_envs={n_envs}'])
+    market = load_dataset(cfg).splits['train']
+    threads = torch.get_num_threads(); torch.set_num_threads(PPOConfig.from_config(cfg).num_threads)
+    try:
+        ours = _measure(make_ppo_env(market, cfg, 0), cfg, timesteps)
+        theirs = _measure(_dummy_env(market, cfg, 0), cfg, timesteps)
+    finally: torch.set_num_threads(threads)
+    rows = [{'benchmark': 'ppo', 'env': f'VecTradingEnv(n_envs={n_envs})', **ours},
+            {'benchmark': 'ppo', 'env': f'DummyVecEnv({n_envs} x TradingEnv)', **theirs}]
+    rows.append({'benchmark': 'ppo', 'env': 'speed-up (ours / DummyVecEnv)',
+                 'train_steps_per_s': ours['train_steps_per_s'] / theirs['train_steps_per_s'],
+                 'rollout_steps_per_s': ours['rollout_steps_per_s'] / theirs['rollout_steps_per_s'],
+                 'env_steps_per_s': ours['env_steps_per_s'] / theirs['env_steps_per_s']})
+    return rows
+
+
+
+def ppo_throughput(args) -> list[Row]:
+    "PPO training, rollout-only and env-only steps/s: VecTradingEnv(16) vs DummyVecEnv(16 x TradingEnv)."
+    ours, theirs, ratio = measure_ppo(args.ppo_timesteps)
+    names = {'train_steps_per_s': ('PPO training (learn), 16 envs', '>= 3x'),
+             'rollout_steps_per_s': ('PPO collect_rollouts only, 16 envs', '(info)'),
+             'env_steps_per_s': ('env.step only, 16 envs', '(info)')}
+    return [{'measurement': name, 'ours': ours[key], 'sb3': theirs[key], 'unit': 'env steps/s', 'ratio': ratio[key],
+             'target': target} for key, (name, target) in names.items()]
+
+
+SECTIONS = [dqn_throughput, dqn_replay_memory, ppo_throughput]   # one function per measurement
 
 
 def print_table(rows: list[Row]) -> None:
@@ -113,6 +190,7 @@ def main(argv=None):
     ap.add_argument('--timesteps', type=int, default=20_000, help='env steps per training run')
     ap.add_argument('--repeats', type=int, default=2, help='runs per contender (best is reported)')
     ap.add_argument('--threads', type=int, default=1, help='torch intra-op threads, for both contenders (1: robust on a shared 2-core box)')
+    ap.add_argument('--ppo-timesteps', type=int, default=65_536, help='PPO env steps per measured run')
     ap.add_argument('--vec-envs', type=int, default=16, help='also time our DQN on a VecTradingEnv with this many envs (0: skip)')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
