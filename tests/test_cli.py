@@ -51,6 +51,50 @@ def test_malformed_csv(tmp_path):
     assert_one_line_error(tradebot('download', '--source', 'csv', bad, f'data.raw_dir={tmp_path}'), 'bars.csv', 'high < low')
 
 
+def _cached_download(raw_dir: Path, name='BTC-USD_1d_yahoo_2021-01-01_2021-03-01.csv') -> Path:
+    "A download already in the raw cache, so `download --source yahoo/bybit` runs offline (no network call)."
+    from tradebot.data import load_embedded, save_raw
+    return save_raw(load_embedded('BTC-USD', '1d').iloc[:60], raw_dir / name)
+
+
+def test_dates_and_numbers_from_the_command_line(tmp_path):
+    "`--start 2021-01-01` (a YAML date) and `--interval 60` (a YAML int) are text keys: they pass validation."
+    cached = _cached_download(tmp_path)
+    proc = tradebot('download', '--source', 'yahoo', '--interval', '1d', '--start', '2021-01-01', '--end', '2021-03-01',
+                    f'data.raw_dir={tmp_path}')
+    assert proc.returncode == 0 and 'data.start' not in proc.stderr, proc.stderr
+    assert '60 bars' in proc.stdout and str(cached) in proc.stdout, proc.stdout
+    cached = _cached_download(tmp_path, 'BTC-USD_60_bybit_linear_2021-01-01_2021-03-01.csv')
+    proc = tradebot('download', '--source', 'bybit', '--interval', '60', '--start', '2021-01-01', 'data.end=2021-03-01',
+                    f'data.raw_dir={tmp_path}')
+    assert proc.returncode == 0 and 'data.interval' not in proc.stderr, proc.stderr
+    assert str(cached) in proc.stdout, proc.stdout
+
+
+def test_corrupt_raw_cache(tmp_path):
+    "A damaged file in data/raw is a one-line error naming the file, line and column."
+    cached = _cached_download(tmp_path)
+    lines = cached.read_text().splitlines()
+    lines[5] = lines[5].rsplit(',', 1)[0] + ',lots'  # the 5th bar's volume
+    cached.write_text('\n'.join(lines) + '\n')
+    proc = tradebot('download', '--source', 'yahoo', '--interval', '1d', '--start', '2021-01-01', '--end', '2021-03-01',
+                    f'data.raw_dir={tmp_path}')
+    assert_one_line_error(proc, str(cached), "line 6, column 'volume': 'lots' is not a number")
+
+
+def test_preprocess_reads_what_train_reads(tmp_path):
+    "After the user's CSV changes, preprocess reports the new file, not the copy `download` cached in data/raw."
+    from tradebot.data import load_embedded, save_raw
+    opts = [f'data.raw_dir={tmp_path}/raw', f'data.processed_dir={tmp_path}/processed', '--interval', '1d']
+    mine = save_raw(load_embedded('ETH-USD', '1d').iloc[:400], tmp_path / 'mine.csv')
+    assert tradebot('download', '--source', 'csv', mine, *opts).returncode == 0
+    save_raw(load_embedded('ETH-USD', '1d').iloc[:600], mine)
+    small = tradebot('preprocess', '--source', 'csv', mine, *opts)
+    assert small.returncode == 0, small.stderr
+    rows = int(small.stdout.split(' bars after the warm-up')[0].rsplit(' ', 1)[1])
+    assert rows > 500, small.stdout  # 600 bars minus the warm-up, not 400
+
+
 def test_sample_download_and_preprocess(tmp_path):
     opts = [f'data.raw_dir={tmp_path}/raw', f'data.processed_dir={tmp_path}/processed']
     proc = tradebot('download', '--symbol', 'ETH-USD', '--source', 'sample', '--interval', '1d', *opts)

@@ -1,9 +1,11 @@
 """Run every library notebook as one pytest case, so the count of notebooks tested is visible in the log.
 
 Each notebook runs through nbdev's own runner (`nbdev.test.test_nb`): same directives as `nbdev_test`
-(`#| slow`, `#| eval: false`, `skip_exec`), cwd = the notebook's folder. A notebook that executes no test cell
-fails, so a notebook cannot pass by silently running nothing.
+(`#| slow`, `#| eval: false`, `skip_exec`), cwd = the notebook's folder. A library notebook that executes no test
+cell (a cell calling a fastcore `test*` function or using `assert`) fails, so a notebook cannot pass by silently
+running nothing, or by running only prints and displays.
 """
+import re
 from pathlib import Path
 import pytest
 from nbdev.test import test_nb as run_notebook  # renamed so pytest does not collect it
@@ -31,8 +33,27 @@ def _directives(cell) -> dict:
     return getattr(cell, 'directives_', {}) or {}
 
 
+# fastcore.test calls (test_eq, test_close, test_fail, test_ne, test_is, test(...)), `assert` statements and
+# numpy/pandas `assert_*` helpers
+TEST_CALL = re.compile(r'\b(?:test(?:_\w+)?\s*\(|assert(?:_\w+)?\b)')
+
+
+def _is_test_source(source: str) -> bool:
+    "Whether code (comment lines ignored) calls a test function or asserts."
+    code = '\n'.join(line for line in source.splitlines() if not line.lstrip().startswith('#'))
+    return bool(TEST_CALL.search(code))
+
+
+def test_test_cell_detection():
+    assert _is_test_source('test_eq(f(1), 2)') and _is_test_source('x = 1\nassert x == 1, x')
+    assert _is_test_source("test_fail(lambda: f(), contains='bad')") and _is_test_source('pd.testing.assert_frame_equal(a, b)')
+    assert _is_test_source('test(a, b, operator.lt)')
+    assert not _is_test_source('print(summary)') and not _is_test_source('summary')
+    assert not _is_test_source('# test_eq(a, b) is below\nshow(df)') and not _is_test_source('latest = run_test_split(x)')
+
+
 def _runnable_test_cells(path: Path, flags: set) -> int:
-    "Code cells that will run and are not exports: the cells that test something."
+    "Code cells that will run, are not exports and test something (a fastcore `test*` call or an `assert`)."
     nb = NBProcessor(path, procs=FrontmatterProc, process=True).nb
     count = 0
     for cell in nb.cells:
@@ -40,7 +61,7 @@ def _runnable_test_cells(path: Path, flags: set) -> int:
         d = _directives(cell)
         if d.get('eval:', [''])[0].lower() == 'false' or (flags & d.keys()): continue
         if {'export', 'exporti', 'exports', 'default_exp', 'hide'} & d.keys(): continue
-        count += 1
+        count += _is_test_source(cell.source)
     return count
 
 

@@ -11,7 +11,8 @@ import gymnasium as gym
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['AGENT_CLASSES', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata', 'load_agent']
+__all__ = ['AGENT_CLASSES', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata', 'load_agent',
+           'select_device', 'torch_threads']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -109,3 +110,30 @@ def _import_agent_modules():
         try: importlib.import_module(f'tradebot.{name}')
         except ModuleNotFoundError as e:
             if e.name != f'tradebot.{name}': raise
+
+# %% ../nbs/20_agents.ipynb #c0017
+def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
+                  cuda_available: bool|None=None, # default: torch.cuda.is_available()
+                 ) -> torch.device:
+    "The torch device for `train.device`."
+    import torch
+    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
+    name = str(name)
+    if name == 'auto': return torch.device('cuda' if cuda else 'cpu')
+    if name != 'cpu' and not (name == 'cuda' or (name.startswith('cuda:') and name[5:].isdigit())):
+        raise TradebotError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}")
+    if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
+    return torch.device(name)
+
+# %% ../nbs/20_agents.ipynb #c0020
+class torch_threads:
+    "Context manager: torch uses `n` CPU threads inside (0 = leave it), its previous setting afterwards."
+    def __init__(self, n: int=1): self.n = int(n or 0)
+    def __enter__(self):
+        import torch
+        self.before = torch.get_num_threads()
+        if self.n: torch.set_num_threads(self.n)
+        return self
+    def __exit__(self, *exc):
+        import torch
+        if self.n: torch.set_num_threads(self.before)

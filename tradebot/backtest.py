@@ -12,12 +12,31 @@ from .config import TradebotError
 from .features import MarketData
 from .env import TradingEnv
 from .agents import Agent, AgentError
-from .metrics import compute_metrics, drawdown_series
+from .metrics import compute_metrics, drawdown_series, check_bar_interval, log_returns
 
 # %% auto #0
-__all__ = ['BACKTEST_OPTIONS', 'PER_BAR', 'backtest_env', 'traded_notional', 'BacktestResult', 'backtest']
+__all__ = ['BACKTEST_OPTIONS', 'PER_BAR', 'check_agent_inputs', 'backtest_env', 'traded_notional', 'BacktestResult', 'backtest']
 
 # %% ../nbs/31_backtest.ipynb #c0006
+def check_agent_inputs(meta: dict,          # the agent's metadata (`window`, `feature_names`, `algo`)
+                       feature_names: list, # the data's feature columns, in order
+                       window: int,         # the env's observation window
+                       where: str='data',   # what the data is, for the message
+                      ) -> None:
+    "Raise `AgentError` naming the first difference between the agent's window / features and the data's."
+    algo = meta.get('algo') or 'the'
+    if meta.get('window') and int(meta['window']) != int(window):
+        raise AgentError(f"{algo} agent expects a window of {meta['window']} bars, the {where} env uses {window}")
+    want = list(meta.get('feature_names') or [])
+    if not want: return
+    have = list(feature_names)
+    for i in range(max(len(want), len(have))):
+        a, b = (want[i] if i < len(want) else None), (have[i] if i < len(have) else None)
+        if a != b:
+            raise AgentError(f"{algo} agent expects " + (f"feature {a!r}" if a else "no feature") + f" at column {i}, "
+                             f"{where} has " + (repr(b) if b else "none") + f" ({len(want)} vs {len(have)} features)")
+
+# %% ../nbs/31_backtest.ipynb #c0009
 BACKTEST_OPTIONS = {'random_start': False, 'episode_length': 0, 'max_drawdown': 1.0, 'ruin_equity': 0.0}
 
 def backtest_env(agent: Agent, market: MarketData, cfg: dict, **env_options) -> TradingEnv:
@@ -27,13 +46,14 @@ def backtest_env(agent: Agent, market: MarketData, cfg: dict, **env_options) -> 
     if meta.get('action_type'): options.setdefault('action_type', meta['action_type'])
     if meta.get('window'): options.setdefault('window', meta['window'])
     env = TradingEnv(market, config=cfg, **options)
+    check_agent_inputs(meta, market.feature_names, env.params.window, f"{market.symbol} {market.split}")
     size, want = env.observation_space.shape[0], meta.get('obs_size')
     if want is not None and want != size:
         raise AgentError(f"{meta.get('algo')} agent expects observations of {want} values, the {market.symbol} {market.split} "
                          f"env gives {size} (window {env.params.window} x {len(market.feature_names)} features + account state)")
     return env
 
-# %% ../nbs/31_backtest.ipynb #c0009
+# %% ../nbs/31_backtest.ipynb #c0012
 def traded_notional(units_before: float, # position before the step
                     units_after: float,  # position after the step
                     new_trades: list,    # trades the env closed during this step
@@ -44,7 +64,7 @@ def traded_notional(units_before: float, # position before the step
     filled_to = exits[0]['qty'] if exits else units_after
     return abs(filled_to - units_before) * open_price + sum(abs(t['qty']) * t['exit_price'] for t in exits)
 
-# %% ../nbs/31_backtest.ipynb #c0012
+# %% ../nbs/31_backtest.ipynb #c0015
 PER_BAR = ('equity', 'cash', 'position', 'exposure', 'action', 'traded_notional')
 
 @dataclass
@@ -72,9 +92,9 @@ class BacktestResult:
 
     def log_returns(self) -> np.ndarray:
         "Per-bar log returns of equity (one fewer than the bars)."
-        return np.diff(np.log(np.maximum(self.equity, 1e-12)))
+        return log_returns(self.equity)
 
-# %% ../nbs/31_backtest.ipynb #c0014
+# %% ../nbs/31_backtest.ipynb #c0017
 def _action_value(action) -> float:
     return float(np.asarray(action, dtype=np.float64).reshape(-1)[0])
 
@@ -89,6 +109,7 @@ def backtest(agent: Agent,       # any agent (its metadata gives action type and
             ) -> BacktestResult:
     "Run `agent` over all of `market` through `TradingEnv`; per-bar arrays, trades and metrics."
     env = backtest_env(agent, market, cfg, **env_options)
+    check_bar_interval(cfg['data']['interval'], market.timestamps)
     obs, info = env.reset()
     rows, actions, notional, done = [info], [], [0.0], False
     while not done:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from .config import ConfigError, TradebotError
 from .features import FeatureScaler, MarketData
-from .env import TradingEnv, N_ACCOUNT_FEATURES
+from .env import TradingEnv, N_ACCOUNT_FEATURES, current_bar_columns, observation_size
 from .agents import Agent, AgentError, agent_metadata, register_agent
 
 # %% auto #0
@@ -21,9 +21,9 @@ def last_bar_features(obs,             # (obs_size,) or (N, obs_size) observatio
                      ) -> np.ndarray:
     "The scaled features of the current (last) bar: shape (N, n_features)."
     obs = np.atleast_2d(np.asarray(obs, dtype=np.float64))
-    if obs.shape[1] != window * n_features + N_ACCOUNT_FEATURES:
+    if obs.shape[1] != observation_size(window, n_features):
         raise AgentError(f"observation has {obs.shape[1]} values, expected {window} x {n_features} features + {N_ACCOUNT_FEATURES} account values")
-    return obs[:, (window - 1) * n_features:window * n_features]
+    return obs[:, current_bar_columns(window, n_features)]
 
 # %% ../nbs/24_baselines.ipynb #c0009
 def signal_actions(long,          # bool array, one per observation

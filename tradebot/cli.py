@@ -105,9 +105,7 @@ def overrides_from_args(args) -> list:
 
 def config_from_args(args, algo=None) -> dict:
     "The merged config for parsed subcommand arguments."
-    cfg = load_config(algo, args.config, overrides_from_args(args))
-    for key in ('start', 'end'): cfg['data'][key] = str(cfg['data'][key])
-    return cfg
+    return load_config(algo, args.config, overrides_from_args(args))
 
 # %% ../nbs/90_cli.ipynb #c0014
 def cmd_download(args) -> Path:
@@ -122,16 +120,15 @@ def cmd_download(args) -> Path:
 
 # %% ../nbs/90_cli.ipynb #c0016
 def cmd_preprocess(args):
-    "Build (or reuse) the processed dataset and print its summary."
-    from tradebot.data import fetch_ohlcv, load_raw, raw_path, save_raw
-    from tradebot.features import prepare_dataset, summarize_dataset
+    "Build (or reuse) the processed dataset the way train/pipeline do, and print its summary."
+    from tradebot.features import load_dataset, summarize_dataset
     cfg = config_from_args(args)
-    path = raw_path(cfg['data'])
-    if path.exists(): frame = load_raw(path)
-    else: frame = fetch_ohlcv(cfg['data']); save_raw(frame, path)
-    dataset = prepare_dataset(frame, cfg, cache_dir=repo_path(cfg['data']['processed_dir']))
-    print(f"{cfg['data']['symbol']} {cfg['data']['interval']}: {len(frame)} raw bars from {path}")
-    print(summarize_dataset(dataset).to_string())
+    data = cfg['data']
+    dataset = load_dataset(cfg)
+    origin = data['csv_path'] if data['source'] == 'csv' else data['source']
+    summary = summarize_dataset(dataset)
+    print(f"{data['symbol']} {data['interval']} from {origin}: {summary['rows'].sum()} bars after the warm-up")
+    print(summary.to_string())
     print(f"features ({len(dataset.feature_names)}): {', '.join(dataset.feature_names)}")
     print(f"cached in {repo_path(cfg['data']['processed_dir'])/dataset.key}")
     return dataset

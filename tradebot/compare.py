@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from .config import TradebotError
-from .metrics import (BOOTSTRAP_METHOD, bootstrap_outperformance, deflated_sharpe_ratio, mean_confidence_interval,
-                              simple_returns)
+from .metrics import (BOOTSTRAP_METHOD, bootstrap_outperformance, deflated_sharpe_ratio, log_returns,
+                              mean_confidence_interval, simple_returns)
 from .runs import RunError, _read, html_page, read_equity, write_json
 
 # %% auto #0
@@ -54,15 +54,17 @@ def seed_summary(table: pd.DataFrame, # `metrics_table` output
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('algo')
 
 # %% ../nbs/33_compare.ipynb #c0016
-def _log_returns(equity: pd.Series) -> np.ndarray:
-    return np.diff(np.log(np.maximum(equity.to_numpy(dtype=float), 1e-12)))
-
 def _benchmark_for(run: dict, benchmarks: list) -> dict|None:
     "The first benchmark run on the same symbol and split sharing at least 3 bars with `run`."
     for bench in benchmarks:
         same = all(bench['run'].get(k) == run['run'].get(k) for k in ('symbol', 'split'))
         if same and len(run['equity'].index.intersection(bench['equity'].index)) >= 3: return bench
     return None
+
+def _exposure(run: dict) -> float:
+    "Mean |exposure| from the run's metrics.json (nan when missing)."
+    value = run['metrics'].get('exposure')
+    return math.nan if value is None else float(value)
 
 def _deflated(run: dict, trial_sharpes: list) -> float:
     try: return deflated_sharpe_ratio(simple_returns(run['equity']['equity']), trial_sharpes, periods_per_year=run['metrics']['periods_per_year'])
@@ -80,15 +82,17 @@ def outperformance(runs: list,                 # `load_for_report` dicts
     rows = {}
     for run in trials:
         row, bench = {'algo': run['run'].get('algo'), 'benchmark_run': None}, _benchmark_for(run, benchmarks)
+        row['exposure'] = _exposure(run)
         if bench is not None:
             common = run['equity'].index.intersection(bench['equity'].index)
-            test = bootstrap_outperformance(_log_returns(run['equity'].loc[common, 'equity']), _log_returns(bench['equity'].loc[common, 'equity']),
+            test = bootstrap_outperformance(log_returns(run['equity'].loc[common, 'equity']), log_returns(bench['equity'].loc[common, 'equity']),
                                             n_resamples=n_resamples, block_size=block_size, seed=seed)
             row.update(benchmark_run=bench['label'], n_bars=len(common), **{k: test[k] for k in ('observed_diff', 'ci_low', 'ci_high', 'p_value')})
-            row['beats_benchmark'] = bool(test['p_value'] < 0.05)
+            row.update(beats_benchmark=bool(test['p_value'] < 0.05), benchmark_exposure=_exposure(bench))
         row.update(deflated_sharpe=_deflated(run, sharpes), n_trials=len(sharpes))
         rows[run['label']] = row
-    columns = ['algo', 'benchmark_run', 'n_bars', 'observed_diff', 'ci_low', 'ci_high', 'p_value', 'beats_benchmark', 'deflated_sharpe', 'n_trials']
+    columns = ['algo', 'benchmark_run', 'n_bars', 'observed_diff', 'ci_low', 'ci_high', 'p_value', 'exposure', 'benchmark_exposure',
+               'beats_benchmark', 'deflated_sharpe', 'n_trials']
     return pd.DataFrame.from_dict(rows, orient='index', columns=columns).rename_axis('run')
 
 # %% ../nbs/33_compare.ipynb #c0023
@@ -119,7 +123,10 @@ def _report_sections(table, summary, vs, benchmark, block_size, n_resamples) -> 
     method = (f"Each run against the `{benchmark}` run on the same symbol and split, on their common bars: {BOOTSTRAP_METHOD}, "
               f"{n_resamples} resamples, blocks of {block_size} bars, one-sided H0: mean per-bar log-return difference <= 0; "
               f"`beats_benchmark` = p < 0.05. `deflated_sharpe`: probability that the run's true Sharpe exceeds the expected "
-              f"best Sharpe of `n_trials` unskilled trials (all non-benchmark runs here; Bailey & López de Prado 2014).")
+              f"best Sharpe of `n_trials` unskilled trials (all non-benchmark runs here; Bailey & López de Prado 2014). "
+              f"Buy & hold is fully invested (risk.fraction 1.0) while the RL agents use risk.fraction sizing, so this tests the "
+              f"strategies as configured, not per unit of exposure: read `p_value` next to `exposure` and `benchmark_exposure` "
+              f"(the mean absolute exposure from each run's metrics.json).")
     return [('Runs', 'Every number is read from the run\'s `metrics.json`.', table),
             ('Seeds', 'Mean and 95 % Student-t confidence interval across the runs of each algorithm.', summary),
             (f'Out of sample against {benchmark}', method, vs)]

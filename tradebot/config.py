@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_config.ipynb #c0002
 from __future__ import annotations
-import copy, importlib.util, json, os, random
+import copy, datetime, importlib.util, json, os, random
 from pathlib import Path
 import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['ALGOS', 'TradebotError', 'ConfigError', 'project_root', 'repo_path', 'merge_validated', 'parse_overrides',
+__all__ = ['ALGOS', 'TradebotError', 'ConfigError', 'project_root', 'repo_path', 'as_text', 'merge_validated', 'parse_overrides',
            'read_yaml', 'load_config', 'default_config', 'seed_everything', 'save_config_snapshot']
 
 # %% ../nbs/00_config.ipynb #c0006
@@ -42,6 +42,12 @@ def _type_ok(value, default) -> bool:
     if isinstance(default, list): return isinstance(value, list)
     return isinstance(value, type(default))
 
+def as_text(value, default):
+    "`value` as text when the schema `default` is a string and YAML read a date or number; else unchanged."
+    if isinstance(default, str) and not isinstance(value, bool) and isinstance(value, (int, float, datetime.date)):
+        return value.isoformat() if isinstance(value, datetime.date) else str(value)
+    return value
+
 def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefix='') -> dict:
     "Deep-merge `override` into a copy of `base`, rejecting unknown keys and wrong types (errors name `source`)."
     merged = copy.deepcopy(base)
@@ -52,6 +58,7 @@ def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefi
                 merged[key] = copy.deepcopy(value); continue
             raise ConfigError(f"{source}: unknown config key '{name}'")
         default = merged[key]
+        value = as_text(value, default)
         if isinstance(default, dict):
             if not isinstance(value, dict): raise ConfigError(f"{source}: '{name}' must be a mapping, got {value!r}")
             merged[key] = merge_validated(default, value, source, open_keys, prefix=f"{name}.")
@@ -60,7 +67,7 @@ def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefi
         else: merged[key] = float(value) if isinstance(default, float) else copy.deepcopy(value)
     return merged
 
-# %% ../nbs/00_config.ipynb #c0014
+# %% ../nbs/00_config.ipynb #c0016
 def parse_overrides(pairs) -> dict:
     "Turn `['env.fee=0.002', 'seed=1']` into a nested dict."
     nested = {}
@@ -69,13 +76,14 @@ def parse_overrides(pairs) -> dict:
         key, raw = pair.split('=', 1)
         try: value = yaml.safe_load(raw) if raw else ''
         except yaml.YAMLError: value = raw
+        if isinstance(value, datetime.date): value = raw.strip()
         node = nested
         *parents, leaf = key.strip().split('.')
         for part in parents: node = node.setdefault(part, {})
         node[leaf] = value
     return nested
 
-# %% ../nbs/00_config.ipynb #c0017
+# %% ../nbs/00_config.ipynb #c0019
 def read_yaml(path) -> dict:
     "Read a YAML mapping, with errors that name the file."
     path = Path(path)
@@ -85,7 +93,7 @@ def read_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{path}: a config file must hold a mapping")
     return data
 
-# %% ../nbs/00_config.ipynb #c0018
+# %% ../nbs/00_config.ipynb #c0020
 ALGOS = ('qlearning', 'dqn', 'ppo', 'baselines')
 
 def load_config(algo: str|None=None, # qlearning, dqn, ppo or baselines: adds configs/ALGO.yaml
@@ -107,9 +115,9 @@ def default_config() -> dict:
     "The base configuration with no algorithm."
     return load_config()
 
-# %% ../nbs/00_config.ipynb #c0023
+# %% ../nbs/00_config.ipynb #c0025
 def seed_everything(seed: int) -> None:
-    "Seed python, numpy and torch."
+    "Seed python's `random`, numpy and torch; export `PYTHONHASHSEED` for subprocesses."
     random.seed(seed)
     np.random.seed(seed)
     os.environ['PYTHONHASHSEED'] = str(seed)
@@ -119,7 +127,7 @@ def seed_everything(seed: int) -> None:
         if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     except ImportError: pass
 
-# %% ../nbs/00_config.ipynb #c0026
+# %% ../nbs/00_config.ipynb #c0028
 def save_config_snapshot(cfg: dict, run_dir) -> Path:
     "Write the merged config to `run_dir/config.yaml`."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)

@@ -276,13 +276,17 @@ def bybit_kline_page(session, # a requests.Session (or a stand-in with .get)
                     ) -> list:
     "One page of `GET /v5/market/kline`: the raw `result.list`, newest first."
     import requests
+    url = f"{base_url.rstrip('/')}/v5/market/kline"
     where = f"bybit {params.get('symbol')} GET /v5/market/kline"
-    try: response = session.get(f"{base_url.rstrip('/')}/v5/market/kline", params=params, timeout=10)
+    try: response = session.get(url, params=params, timeout=10)
     except requests.RequestException as e:
         raise DataError(f"{where}: request failed ({type(e).__name__}): offline? "
                         "The embedded dataset works offline (--source sample)") from None
     if response.status_code != 200: raise DataError(f"{where}: HTTP {response.status_code} {response.text[:200]}")
-    body = response.json()
+    try: body = response.json()
+    except ValueError:  # json.JSONDecodeError and requests' own JSONDecodeError both derive from it
+        raise DataError(f"{where}: {url} answered HTTP 200 with something that is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(body, dict): raise DataError(f"{where}: {url} answered {type(body).__name__}, expected a JSON object")
     if body.get('retCode') != 0: raise DataError(f"{where}: retCode {body.get('retCode')} ({body.get('retMsg')})")
     return body['result']['list']
 
@@ -359,14 +363,12 @@ def save_raw(df: pd.DataFrame, # bars in the OHLCV schema
 
 def load_raw(path, # a CSV written by `save_raw`
             ) -> pd.DataFrame:
-    "Read bars written by `save_raw`, exactly as they were saved."
+    "Read bars written by `save_raw`, exactly as they were saved (through `read_ohlcv_csv`)."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: raw data file not found")
-    df = pd.read_csv(path, index_col='timestamp')
-    df.index = pd.to_datetime(df.index, utc=True, format='ISO8601').as_unit('ns').rename('timestamp')
-    return validate_ohlcv(df.astype('float64'), str(path))
+    return read_ohlcv_csv(path)
 
-# %% ../nbs/01_data.ipynb #c0074
+# %% ../nbs/01_data.ipynb #c0076
 SOURCES = ('sample', 'yahoo', 'bybit', 'csv')
 
 def fetch_ohlcv(data_cfg: dict, # the config's `data:` section

@@ -15,13 +15,13 @@ from gymnasium import spaces as gym_spaces
 from torch import nn
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata
+from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads
+from .env import N_ACCOUNT_FEATURES, observation_size
 from .qlearning import linear_epsilon
 
 # %% auto #0
-__all__ = ['DQNConfig', 'select_device', 'QNetwork', 'double_dqn_target', 'IndexReplayBuffer', 'ObsReplayBuffer', 'memory_report',
-           'dqn_update', 'make_optimizer', 'update_target', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent',
-           'train_dqn']
+__all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'IndexReplayBuffer', 'ObsReplayBuffer', 'memory_report', 'dqn_update',
+           'make_optimizer', 'update_target', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
 
 # %% ../nbs/22_dqn.ipynb #c0005
 @dataclass
@@ -40,18 +40,18 @@ class DQNConfig:
     epsilon_end: float = 0.05         # exploration after the decay
     exploration_fraction: float = 0.3 # share of the timesteps over which epsilon decays
     max_grad_norm: float = 10.0       # gradient-norm clip
-    n_envs: int = 1                   # parallel episodes (VecTradingEnv) built by `make_dqn_env`
+    n_envs: int = 1                   # parallel episodes: `tradebot.experiments.train_agent` steps a VecTradingEnv when > 1
     replay: str = 'auto'              # auto (index storage when the env allows) | index | obs
     log_interval: int = 100           # gradient steps between logged rows of the history
-    torch_threads: int = 0            # torch intra-op threads for training; 0 = leave torch's setting
+    torch_threads: int = 0            # torch intra-op threads while training (restored after); 0 = leave torch's setting
     timesteps: int = 100_000          # env steps of training (`train.timesteps`)
-    device: str = 'auto'              # auto | cpu | cuda (`train.device`)
+    device: str = 'auto'              # auto | cpu | cuda | cuda:N (`train.device`)
 
     @classmethod
     def from_config(cls, cfg: dict) -> DQNConfig:
         "From a merged config: `agent:` keys plus `train.timesteps` and `train.device`."
         agent, train = dict(cfg.get('agent') or {}), cfg.get('train') or {}
-        unknown = sorted(set(agent) - {f.name for f in fields(cls)} - {'timesteps', 'device'})
+        unknown = sorted(set(agent) - ({f.name for f in fields(cls)} - {'timesteps', 'device'}))
         if unknown: raise TradebotError(f"agent.{unknown[0]}: not a DQN hyperparameter")
         hp = cls(**{**agent, 'timesteps': int(train.get('timesteps', cls.timesteps)), 'device': str(train.get('device', cls.device))})
         hp.hidden_sizes = tuple(int(h) for h in hp.hidden_sizes)
@@ -62,17 +62,6 @@ class DQNConfig:
         return hp
 
 # %% ../nbs/22_dqn.ipynb #c0008
-def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
-                  cuda_available: bool|None=None, # default: torch.cuda.is_available()
-                 ) -> torch.device:
-    "The torch device for `train.device`."
-    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
-    if name == 'auto': return torch.device('cuda' if cuda else 'cpu')
-    if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
-    if name != 'cpu' and not name.startswith('cuda'): raise TradebotError(f"train.device: expected auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
-
-# %% ../nbs/22_dqn.ipynb #c0011
 class QNetwork(nn.Module):
     "MLP: observation -> Q-value of each action."
     def __init__(self, obs_size: int,        # length of the flat observation
@@ -88,7 +77,7 @@ class QNetwork(nn.Module):
         for layer in self.linears[:-1]: x = F.relu(F.linear(x, layer.weight, layer.bias))
         return F.linear(x, self.linears[-1].weight, self.linears[-1].bias)
 
-# %% ../nbs/22_dqn.ipynb #c0014
+# %% ../nbs/22_dqn.ipynb #c0011
 def double_dqn_target(q_online_next: torch.Tensor, # (B, A) online Q-values at s'
                       q_target_next: torch.Tensor, # (B, A) target Q-values at s'
                       rewards: torch.Tensor,       # (B,)
@@ -98,13 +87,13 @@ def double_dqn_target(q_online_next: torch.Tensor, # (B, A) online Q-values at s
     best = q_online_next.argmax(dim=1, keepdim=True)
     return rewards + gamma * (1.0 - dones.float()) * q_target_next.gather(1, best).squeeze(1)
 
-# %% ../nbs/22_dqn.ipynb #c0018
+# %% ../nbs/22_dqn.ipynb #c0015
 class IndexReplayBuffer:
     "Circular replay of (t, account, action, reward, next account, done); observations rebuilt from `features`."
     def __init__(self, capacity: int,          # transitions kept
                  features: np.ndarray,         # (T, F) the env's scaled features
                  window: int,                  # rows per observation
-                 n_account: int=3,             # account values at the end of each observation
+                 n_account: int=N_ACCOUNT_FEATURES, # account values at the end of each observation
                  device='cpu'):
         self.capacity, self.window, self.n_account, self.device = int(capacity), int(window), int(n_account), torch.device(device)
         self.features = torch.as_tensor(np.ascontiguousarray(features, dtype=np.float32), device=self.device)
@@ -144,7 +133,7 @@ class IndexReplayBuffer:
         "Bytes of storage per transition (the shared `features` array is counted once, not here)."
         return sum(a[0].nbytes for a in (self.t, self.account, self.next_account, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0019
+# %% ../nbs/22_dqn.ipynb #c0016
 class ObsReplayBuffer(IndexReplayBuffer):
     "Circular replay that copies whole observations (for envs without a feature array)."
     def __init__(self, capacity: int, obs_size: int, device='cpu'):
@@ -165,13 +154,13 @@ class ObsReplayBuffer(IndexReplayBuffer):
     def bytes_per_transition(self) -> int:
         return sum(a[0].nbytes for a in (self.obs, self.next_obs, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0025
+# %% ../nbs/22_dqn.ipynb #c0022
 def memory_report(buffer) -> dict:
     "Bytes per transition and MiB per million transitions of a replay buffer."
     b = buffer.bytes_per_transition()
     return {'bytes_per_transition': b, 'mib_per_million': b * 1e6 / 2**20}
 
-# %% ../nbs/22_dqn.ipynb #c0028
+# %% ../nbs/22_dqn.ipynb #c0025
 def dqn_update(q_net: QNetwork, target_net: QNetwork, optimizer: torch.optim.Optimizer, batch: tuple,
                gamma: float, max_grad_norm: float) -> tuple:
     "One Double DQN gradient step on `batch` = (obs, actions, rewards, next_obs, dones); returns (td_loss, q_values)."
@@ -198,7 +187,7 @@ def update_target(q_net: nn.Module, target_net: nn.Module, tau: float=1.0) -> No
             if tau >= 1.0: tp.copy_(p)
             else: tp.lerp_(p, tau)
 
-# %% ../nbs/22_dqn.ipynb #c0032
+# %% ../nbs/22_dqn.ipynb #c0029
 class SingleEnv:
     "A Gymnasium env seen as a one-episode vector env (SB3 auto-reset conventions)."
     def __init__(self, env): self.env, self.num_envs, self._t = env, 1, None
@@ -225,14 +214,14 @@ def decision_bars(venv) -> np.ndarray|None:
     return None if accounts is None else accounts.t.copy()
 
 def feature_layout(venv) -> tuple|None:
-    "(features, window) when observations are `window` rows of `features` then 3 account values, else None."
+    "(features, window) when observations are `window` rows of `features` then the env's account values, else None."
     base = venv.env.unwrapped if isinstance(venv, SingleEnv) else venv
     data, params = getattr(base, 'data', None), getattr(base, 'params', None)
     if data is None or params is None or not hasattr(data, 'features'): return None
-    if venv.observation_space.shape[0] != params.window * data.features.shape[1] + 3: return None
+    if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0037
+# %% ../nbs/22_dqn.ipynb #c0034
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -257,11 +246,11 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0039
+# %% ../nbs/22_dqn.ipynb #c0036
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")
-    if layout is not None and hp.replay != 'obs': return IndexReplayBuffer(hp.buffer_size, layout[0], layout[1], 3, device)
+    if layout is not None and hp.replay != 'obs': return IndexReplayBuffer(hp.buffer_size, layout[0], layout[1], N_ACCOUNT_FEATURES, device)
     return ObsReplayBuffer(hp.buffer_size, venv.observation_space.shape[0], device)
 
 def train_dqn(env,                  # a TradingEnv / Gymnasium env, or a VecTradingEnv / SB3 VecEnv
@@ -269,10 +258,13 @@ def train_dqn(env,                  # a TradingEnv / Gymnasium env, or a VecTrad
               seed: int|None=None,  # default: cfg['seed']
               progress: bool=True,  # show a tqdm progress bar
              ) -> tuple:
-    "Train Double DQN; returns `(agent, history)`."
-    hp, seed = DQNConfig.from_config(cfg), cfg.get('seed', 0) if seed is None else seed
+    "Train Double DQN; returns `(agent, history)`. Torch uses `agent.torch_threads` threads inside, its own setting after."
+    hp = DQNConfig.from_config(cfg)
+    with torch_threads(hp.torch_threads): return _train_dqn(env, cfg, hp, cfg.get('seed', 0) if seed is None else seed, progress)
+
+def _train_dqn(env, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tuple:
+    "The loop of `train_dqn`."
     device = select_device(hp.device)
-    if hp.torch_threads: torch.set_num_threads(hp.torch_threads)
     seed_everything(seed); rng = np.random.default_rng(seed)
     venv = env if hasattr(env, 'num_envs') else SingleEnv(env)
     if not isinstance(venv.action_space, gym_spaces.Discrete): raise TradebotError("train_dqn: DQN needs a discrete action space (env.action_type: discrete)")

@@ -24,8 +24,9 @@ __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN',
            'TAKE_PROFIT_PCT', 'SIZING', 'FRACTION', 'RISK_PER_TRADE', 'MAX_LEVERAGE', 'SLOTS', 'N_STEP_FIELDS',
            'INT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices', 'bar_table', 'market_table',
            'initial_account', 'reset_state', 'new_state', 'Accounts', 'account_features', 'build_observation',
-           'write_observation', 'observation', 'observation_windows', 'sign', 'target_units', 'advance',
-           'trade_records', 'episode_bounds', 'TradingEnv', 'step_episode', 'step_info']
+           'observation_size', 'current_bar_columns', 'account_columns', 'write_observation', 'observation',
+           'observation_windows', 'sign', 'target_units', 'advance', 'trade_records', 'episode_bounds', 'TradingEnv',
+           'step_episode', 'step_info']
 
 # %% ../nbs/11_env.ipynb #c0006
 ACTION_TYPES, REWARDS = ('discrete', 'continuous'), ('log_return', 'differential_sharpe')
@@ -174,6 +175,19 @@ def build_observation(features: np.ndarray, # (T, F) scaled features
     return np.concatenate([features[t - window + 1:t + 1].reshape(-1), np.asarray(account_state, dtype=np.float32)])
 
 # %% ../nbs/11_env.ipynb #c0024
+def observation_size(window: int, n_features: int) -> int:
+    "Length of a flat observation: `window` feature rows plus the account values."
+    return window * n_features + N_ACCOUNT_FEATURES
+
+def current_bar_columns(window: int, n_features: int) -> slice:
+    "Columns of an observation holding the decision bar's (last row's) features."
+    return slice((window - 1) * n_features, window * n_features)
+
+def account_columns(window: int, n_features: int) -> slice:
+    "Columns of the account values (exposure, unrealised PnL, time in trade); `.start` is the exposure."
+    return slice(window * n_features, observation_size(window, n_features))
+
+# %% ../nbs/11_env.ipynb #c0027
 @kernel
 def write_observation(s,         # state row
                       market,    # `market_table`
@@ -194,14 +208,14 @@ def observation(s, market, features) -> np.ndarray:
     write_observation(s, market, features, out)
     return out
 
-# %% ../nbs/11_env.ipynb #c0027
+# %% ../nbs/11_env.ipynb #c0030
 def observation_windows(features: np.ndarray, window: int) -> np.ndarray:
     "Read-only view: row t-window+1 = features[t-window+1:t+1] flattened + N_ACCOUNT_FEATURES slots to overwrite."
     n_features = features.shape[1]
     padded = np.concatenate([np.ascontiguousarray(features, dtype=np.float32).reshape(-1), np.zeros(N_ACCOUNT_FEATURES, np.float32)])
     return np.lib.stride_tricks.sliding_window_view(padded, window * n_features + N_ACCOUNT_FEATURES)[::n_features]
 
-# %% ../nbs/11_env.ipynb #c0030
+# %% ../nbs/11_env.ipynb #c0033
 @kernel
 def sign(x: float) -> float:
     "+1.0, -1.0 or 0.0."
@@ -224,7 +238,7 @@ def target_units(s,                # state row (rules and account)
     if want == side: return s[UNITS]
     return entry_size(s[SIZING], s[FRACTION], s[RISK_PER_TRADE], s[STOP_LOSS_ATR], s[MAX_LEVERAGE], want, s[EQUITY], close_t, atr_t)
 
-# %% ../nbs/11_env.ipynb #c0033
+# %% ../nbs/11_env.ipynb #c0036
 @kernel
 def advance(s,              # state row, updated in place
             action: float,  # discrete code or target exposure
@@ -286,7 +300,7 @@ def advance(s,              # state row, updated in place
     s[REWARD], s[DRAWDOWN] = reward, drawdown
     s[EXPOSURE] = units * c / equity if equity > 0 else 0.0
 
-# %% ../nbs/11_env.ipynb #c0037
+# %% ../nbs/11_env.ipynb #c0040
 def trade_records(s,           # state row after `advance`
                   timestamps,  # MarketData.timestamps
                  ) -> list:
@@ -301,7 +315,7 @@ def trade_records(s,           # state row after `advance`
     if s[EXIT_REASON]: out.append(record(s[ENTRY_T], s[ENTRY_PRICE], s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL], EXIT_REASONS[int(s[EXIT_REASON])]))
     return out
 
-# %% ../nbs/11_env.ipynb #c0040
+# %% ../nbs/11_env.ipynb #c0043
 def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
                    rng=None,                  # numpy Generator for random starts
                    start: int|None=None,      # explicit first decision bar
@@ -314,7 +328,7 @@ def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
     if not p.window - 1 <= start < last: raise TradebotError(f"episode start bar {start} outside [{p.window - 1}, {last - 1}]")
     return start, min(start + p.episode_length, last) if p.episode_length else last
 
-# %% ../nbs/11_env.ipynb #c0043
+# %% ../nbs/11_env.ipynb #c0046
 class TradingEnv(gym.Env):
     "Single-instrument trading environment (Gymnasium API)."
     metadata = {'render_modes': ['ansi'], 'render_fps': 4}
@@ -338,13 +352,13 @@ class TradingEnv(gym.Env):
         self._features = np.ascontiguousarray(data.features, dtype=np.float32)
         self._state, self._discrete = new_state(p, self.risk), p.action_type == 'discrete'
         self._step_fields, self.account = self._state[:N_STEP_FIELDS], Accounts(self._state)   # views of the row
-        self._n_obs = n_obs = p.window * data.features.shape[1] + N_ACCOUNT_FEATURES
+        self._n_obs = n_obs = observation_size(p.window, data.features.shape[1])
         self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
         if self._discrete: self.action_space = spaces.Discrete(3)
         else: self.action_space = spaces.Box(0.0 if p.long_only else -self.risk.max_leverage, self.risk.max_leverage, (1,), np.float32)
         self.trades, self._done = [], True
 
-# %% ../nbs/11_env.ipynb #c0045
+# %% ../nbs/11_env.ipynb #c0048
 @kernel
 def step_episode(s, action: float, market, features, out) -> None:
     "`advance` one episode and write its new observation into `out`."

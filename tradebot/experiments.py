@@ -11,13 +11,13 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
-from .features import load_dataset, compute_features, chronological_split, make_market_data, FeatureScaler, MarketData
+from .features import load_dataset, FeatureScaler, MarketData
 
 # %% auto #0
-__all__ = ['TRAINED_ALGOS', 'QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market',
-           'torch_threads', 'train_agent', 'write_history', 'train_run', 'evaluate_run', 'run_baselines',
-           'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs',
-           'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run', 'sweep']
+__all__ = ['TRAINED_ALGOS', 'QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market', 'train_agent',
+           'write_history', 'train_run', 'evaluate_run', 'run_baselines', 'run_pipeline', 'parse_grid',
+           'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs', 'run_training_notebook', 'sweep_job',
+           'map_jobs', 'papermill_run', 'sweep']
 
 # %% ../nbs/40_experiments.ipynb #c0007
 TRAINED_ALGOS = ('qlearning', 'dqn', 'ppo')
@@ -50,48 +50,38 @@ def split_market(cfg: dict,           # merged config (`data`, `features`, `spli
                  scaler: FeatureScaler|None=None, # a run's saved scaler; None = the dataset's (fitted on train)
                 ) -> MarketData:
     "One split of the configured data as `MarketData`, scaled by `scaler`."
-    if scaler is None: return load_dataset(cfg).splits[split]
-    from tradebot.data import fetch_ohlcv
-    parts = chronological_split(compute_features(fetch_ohlcv(cfg['data']), cfg['features']), cfg['split'])
-    if split not in parts: raise TradebotError(f"unknown split {split!r}: expected one of {list(parts)}")
-    return make_market_data(parts[split], scaler, cfg['data']['symbol'], split)
+    splits = load_dataset(cfg, scaler=scaler).splits
+    if split not in splits: raise TradebotError(f"unknown split {split!r}: expected one of {list(splits)}")
+    return splits[split]
 
 # %% ../nbs/40_experiments.ipynb #c0016
-class torch_threads:
-    "Context manager: torch uses `n` CPU threads inside, its previous setting afterwards."
-    def __init__(self, n: int=1): self.n = n
-    def __enter__(self):
-        import torch
-        self.before = torch.get_num_threads(); torch.set_num_threads(self.n)
-    def __exit__(self, *exc):
-        import torch
-        torch.set_num_threads(self.before)
-
-# %% ../nbs/40_experiments.ipynb #c0018
 def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, progress: bool=True) -> tuple:
     "Train `algo` on `market`; returns `(agent, history)`."
     if algo == 'ppo':
         from tradebot.ppo import train_ppo
         return train_ppo(cfg, market, seed, progress)
+    from tradebot.agents import torch_threads
     from tradebot.env import TradingEnv
-    env = TradingEnv(market, config=cfg)
     with torch_threads(1):
         if algo == 'qlearning':
             from tradebot.qlearning import train_qlearning
-            return train_qlearning(env, cfg, seed, progress)
+            return train_qlearning(TradingEnv(market, config=cfg), cfg, seed, progress)
         if algo == 'dqn':
-            from tradebot.dqn import train_dqn
+            from tradebot.dqn import DQNConfig, train_dqn
+            from tradebot.vecenv import VecTradingEnv
+            n_envs = DQNConfig.from_config(cfg).n_envs
+            env = VecTradingEnv(market, n_envs, config=cfg, seed=seed) if n_envs > 1 else TradingEnv(market, config=cfg)
             return train_dqn(env, cfg, seed, progress)
     raise ConfigError(f"unknown algo '{algo}' to train, expected one of {', '.join(TRAINED_ALGOS)}")
 
-# %% ../nbs/40_experiments.ipynb #c0021
+# %% ../nbs/40_experiments.ipynb #c0019
 def write_history(history, run_dir) -> Path:
     "The trainer's history as `history.csv` (rows, or columns of one length) or else `history.json` (columns of different lengths)."
     if isinstance(history, dict) and len({len(v) for v in history.values()}) > 1:
         path = Path(run_dir)/'history.json'; path.write_text(json.dumps(history, default=float)); return path
     path = Path(run_dir)/'history.csv'; pd.DataFrame(history).to_csv(path, index=False); return path
 
-# %% ../nbs/40_experiments.ipynb #c0023
+# %% ../nbs/40_experiments.ipynb #c0021
 def _evaluate_into(run_dir, cfg: dict, agent, scaler: FeatureScaler, split: str, seed: int, extra: dict) -> dict:
     "Backtest `agent` on `split` (scaled by the run's scaler) and write the run directory; returns the metrics."
     from tradebot.backtest import backtest
@@ -215,16 +205,20 @@ TEMPLATE = 'nbs/templates/train.ipynb'
 
 def run_training_notebook(parameters: dict, # the template's parameters (algo, symbol, config, timesteps, seed, overrides)
                           run_dir,          # the run's folder; the executed notebook goes to run_dir/train.ipynb
+                          kernel_name: str='python3', # the Jupyter kernel that runs it
                          ) -> Path:
     "Execute the papermill training template for one run."
     import papermill as pm
+    from jupyter_client.kernelspec import NoSuchKernel
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir/'train.ipynb'
     try:
         pm.execute_notebook(str(repo_path(TEMPLATE)), str(output), parameters={**parameters, 'run_dir': str(run_dir)},
-                            cwd=str(repo_path('.')), progress_bar=False, kernel_name='python3')
+                            cwd=str(repo_path('.')), progress_bar=False, kernel_name=kernel_name)
     except pm.PapermillExecutionError as e:
         raise TradebotError(f"{output}: training notebook failed in cell {e.cell_index} ({e.ename}: {e.evalue})") from None
+    except NoSuchKernel as e:
+        raise TradebotError(f"{output}: cannot start the training notebook's kernel ({e}); install one with: python -m ipykernel install --user") from None
     return output
 
 def sweep_job(parameters: dict, run_dir) -> dict:
@@ -236,7 +230,7 @@ def sweep_job(parameters: dict, run_dir) -> dict:
     except Exception as e: row = {'error': f'{type(e).__name__}: {e}'}
     return {'run_dir': str(run_dir), 'seconds': round(time.perf_counter() - started, 1), **row}
 
-# %% ../nbs/40_experiments.ipynb #c0045
+# %% ../nbs/40_experiments.ipynb #c0047
 def _pool_map(fn, calls: list, workers: int, bar) -> list:
     results = [None] * len(calls)
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -245,8 +239,14 @@ def _pool_map(fn, calls: list, workers: int, bar) -> list:
             results[futures[future]] = future.result(); bar.update(1)
     return results
 
+def _import_ray():
+    "The `ray` module, or a TradebotError saying how to install it."
+    try: import ray
+    except ImportError: raise TradebotError("--ray-address needs ray: pip install 'ray[default]'") from None
+    return ray
+
 def _ray_map(fn, calls: list, address: str, bar) -> list:
-    import ray
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started: ray.init(address=None if address == 'local' else address, include_dashboard=False, log_to_driver=False)
     try:
@@ -269,7 +269,7 @@ def map_jobs(fn,                  # a module-level function (picklable by refere
         if ray_address: return _ray_map(fn, calls, ray_address, bar)
         return _pool_map(fn, calls, max(1, int(workers)), bar)
 
-# %% ../nbs/40_experiments.ipynb #c0048
+# %% ../nbs/40_experiments.ipynb #c0052
 def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) -> Path:
     "Train and evaluate one run through the papermill template; returns its run directory (with `train.ipynb`)."
     from tradebot.runs import new_run_dir
@@ -278,7 +278,7 @@ def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) 
     run_training_notebook(job['parameters'], run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0050
+# %% ../nbs/40_experiments.ipynb #c0054
 def sweep(algo: str,                # qlearning | dqn | ppo
           grid: dict,               # {config key or 'seed'/'timesteps': [values]}
           config_file=None,         # a user's YAML file for every run

@@ -307,11 +307,12 @@ class Dataset:
     key: str                  # `dataset_key` of the inputs
     from_cache: bool = False  # True when read from the cache folder
 
-def _build_dataset(ohlcv, cfg, key) -> Dataset:
-    "Features → split → scaler fitted on train → MarketData per split."
+def _build_dataset(ohlcv, cfg, key, scaler: FeatureScaler|None=None) -> Dataset:
+    "Features → split → scaler fitted on train (unless one is given) → MarketData per split."
     names = feature_columns(cfg['features'])
     parts = chronological_split(compute_features(ohlcv, cfg['features']), cfg['split'])
-    scaler = FeatureScaler(names).fit(parts['train'][names])
+    if scaler is None: scaler = FeatureScaler(names).fit(parts['train'][names])
+    else: names = list(scaler.feature_names)
     splits = {name: make_market_data(part, scaler, cfg['data']['symbol'], name) for name, part in parts.items()}
     return Dataset(splits, scaler, names, key)
 
@@ -346,25 +347,30 @@ def _load_cached(folder: Path) -> Dataset:
 # %% ../nbs/02_features.ipynb #c0057
 def prepare_dataset(ohlcv: pd.DataFrame,  # validated OHLCV frame (`tradebot.data`)
                     cfg: dict,            # full config: uses `features`, `split` and `data.symbol`
-                    cache_dir=None        # folder for cached datasets (D8); None = no cache
+                    cache_dir=None,       # folder for cached datasets (D8); None = no cache
+                    scaler: FeatureScaler|None=None, # a fitted scaler (a run's saved one) instead of fitting on train; never cached
                    ) -> Dataset:
     "Features, warm-up drop, chronological split, train-fitted scaler and `MarketData` per split (cached by content)."
     key = dataset_key(ohlcv, cfg)
+    if scaler is not None:
+        key = hashlib.sha256(f"{key}:{json.dumps(scaler.to_dict(), sort_keys=True)}".encode()).hexdigest()[:16]
+        return _build_dataset(ohlcv, cfg, key, scaler)
     folder = Path(cache_dir)/key if cache_dir is not None else None
     if folder is not None and (folder/'meta.json').is_file(): return _load_cached(folder)
     ds = _build_dataset(ohlcv, cfg, key)
     if folder is not None: folder.parent.mkdir(parents=True, exist_ok=True); _save_cached(ds, folder)
     return ds
 
-# %% ../nbs/02_features.ipynb #c0060
+# %% ../nbs/02_features.ipynb #c0062
 def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
                  cache: bool = True, # use the raw-download and processed-dataset caches
-                 csv_path=None       # CSV file for `data.source: csv` (overrides `data.csv_path`)
+                 csv_path=None,      # CSV file for `data.source: csv` (overrides `data.csv_path`)
+                 scaler: FeatureScaler|None=None, # a fitted scaler to use instead of fitting on train (`prepare_dataset`)
                 ) -> Dataset:
     "Fetch the configured raw bars and prepare them (cached in `data.processed_dir`)."
     from tradebot.data import fetch_ohlcv
     cache_dir = repo_path(cfg['data']['processed_dir']) if cache else None
-    return prepare_dataset(fetch_ohlcv(cfg['data'], csv_path=csv_path, cache=cache), cfg, cache_dir=cache_dir)
+    return prepare_dataset(fetch_ohlcv(cfg['data'], csv_path=csv_path, cache=cache), cfg, cache_dir=cache_dir, scaler=scaler)
 
 def load_market_data(cfg: dict, split: str = 'train', cache: bool = True, csv_path=None) -> MarketData:
     "One split ('train', 'val', 'test') of the configured dataset."

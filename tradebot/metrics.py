@@ -11,12 +11,12 @@ from scipy.stats import norm, t as student_t, skew as sample_skew, kurtosis as s
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['MINUTES_PER_YEAR', 'ZERO_STD', 'BOOTSTRAP_METHOD', 'EULER_GAMMA', 'periods_per_year', 'simple_returns',
-           'total_return', 'annualized_return', 'sharpe_ratio', 'downside_deviation', 'sortino_ratio',
-           'drawdown_series', 'max_drawdown_period', 'max_drawdown', 'calmar_ratio', 'closed_trade_pnls', 'trade_count',
-           'win_rate', 'exposure', 'turnover', 'compute_metrics', 'mean_confidence_interval',
-           'bootstrap_outperformance', 'probabilistic_sharpe_ratio', 'expected_max_sharpe', 'deflated_sharpe_ratio',
-           'walk_forward_windows']
+__all__ = ['MINUTES_PER_YEAR', 'ZERO_STD', 'BOOTSTRAP_METHOD', 'EULER_GAMMA', 'periods_per_year', 'bar_interval_seconds',
+           'check_bar_interval', 'simple_returns', 'log_returns', 'total_return', 'annualized_return', 'sharpe_ratio',
+           'downside_deviation', 'sortino_ratio', 'drawdown_series', 'max_drawdown_period', 'max_drawdown',
+           'calmar_ratio', 'closed_trade_pnls', 'trade_count', 'win_rate', 'exposure', 'turnover', 'compute_metrics',
+           'mean_confidence_interval', 'bootstrap_outperformance', 'probabilistic_sharpe_ratio', 'expected_max_sharpe',
+           'deflated_sharpe_ratio', 'walk_forward_windows']
 
 # %% ../nbs/30_metrics.ipynb #c0006
 _MINUTES = {'min': 1, 'm': 1, 'minute': 1, 'h': 60, 'hour': 60, 'd': 1440, 'day': 1440, 'w': 10080, 'wk': 10080,
@@ -36,6 +36,28 @@ def periods_per_year(interval: str) -> float:
     return MINUTES_PER_YEAR / (count * _MINUTES[unit])
 
 # %% ../nbs/30_metrics.ipynb #c0009
+def bar_interval_seconds(timestamps) -> float:
+    "Median spacing of int64-ns (or datetime64) timestamps, in seconds."
+    ts = np.asarray(timestamps).astype('datetime64[ns]').astype(np.int64).ravel()
+    if ts.size < 2: raise TradebotError(f"need at least 2 timestamps to measure the bar interval, got {ts.size}")
+    return float(np.median(np.diff(ts))) / 1e9
+
+def _spacing_text(seconds: float) -> str:
+    units = (('week', 604800), ('day', 86400), ('hour', 3600), ('minute', 60), ('second', 1))
+    whole = [(u, z) for u, z in units if seconds >= z and (seconds / z).is_integer()]
+    unit, size = (whole or [(u, z) for u, z in units if seconds >= z] or [units[-1]])[0]
+    n = round(seconds / size, 2)
+    return f"{n:g} {unit}{'' if n == 1 else 's'}"
+
+def check_bar_interval(interval: str, timestamps, name: str='data.interval') -> float:
+    "Bars per year of `interval`; raise `TradebotError` when the timestamps' median spacing disagrees with it."
+    per_year, seconds = periods_per_year(interval), bar_interval_seconds(timestamps)
+    if seconds <= 0 or abs(MINUTES_PER_YEAR * 60 / per_year / seconds - 1) > 0.1:
+        raise TradebotError(f"{name} is {interval!r} but the bars are {_spacing_text(seconds)} apart: "
+                            f"set {name} to match the data (it sets the annualisation)")
+    return per_year
+
+# %% ../nbs/30_metrics.ipynb #c0012
 def _equity_array(equity) -> np.ndarray:
     values = np.asarray(equity, dtype=float).ravel()
     if values.size == 0: raise TradebotError("equity curve is empty")
@@ -49,13 +71,18 @@ def simple_returns(equity) -> np.ndarray:
     with np.errstate(divide='ignore', invalid='ignore'): returns = values[1:] / values[:-1] - 1
     return np.where(np.isfinite(returns), returns, -1.0)  # after ruin (equity 0) the return is -100 %
 
-# %% ../nbs/30_metrics.ipynb #c0012
+# %% ../nbs/30_metrics.ipynb #c0015
+def log_returns(equity) -> np.ndarray:
+    "Per-bar log returns `log(equity[t]/equity[t-1])` (one fewer than the equity points)."
+    return np.diff(np.log(np.maximum(np.asarray(equity, dtype=float).ravel(), 1e-12)))
+
+# %% ../nbs/30_metrics.ipynb #c0018
 def total_return(equity) -> float:
     "Last equity over first equity, minus one."
     values = _equity_array(equity)
     return float(values[-1] / values[0] - 1)
 
-# %% ../nbs/30_metrics.ipynb #c0014
+# %% ../nbs/30_metrics.ipynb #c0020
 def annualized_return(equity,          # one value per bar
                       periods_per_year: float, # bars per year, see `periods_per_year`
                      ) -> float:
@@ -66,7 +93,7 @@ def annualized_return(equity,          # one value per bar
     if values[-1] <= 0: return -1.0
     return float((values[-1] / values[0]) ** (1 / years) - 1)
 
-# %% ../nbs/30_metrics.ipynb #c0017
+# %% ../nbs/30_metrics.ipynb #c0023
 ZERO_STD = 1e-12  # a return standard deviation below this is rounding noise
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -83,7 +110,7 @@ def sharpe_ratio(returns,                 # per-bar simple returns
     if excess.size < 2: return math.nan
     return _ratio(excess.mean(), excess.std(ddof=1)) * math.sqrt(periods_per_year)
 
-# %% ../nbs/30_metrics.ipynb #c0021
+# %% ../nbs/30_metrics.ipynb #c0027
 def downside_deviation(returns, target: float=0.0) -> float:
     "Root-mean-square of the shortfalls `min(r - target, 0)` over all bars."
     shortfall = np.minimum(np.asarray(returns, dtype=float).ravel() - target, 0.0)
@@ -98,7 +125,7 @@ def sortino_ratio(returns,                 # per-bar simple returns
     if excess.size < 2: return math.nan
     return _ratio(excess.mean(), downside_deviation(excess)) * math.sqrt(periods_per_year)
 
-# %% ../nbs/30_metrics.ipynb #c0025
+# %% ../nbs/30_metrics.ipynb #c0031
 def drawdown_series(equity) -> np.ndarray:
     "Fall from the running peak at each bar, as a fraction in [0, 1]."
     values = _equity_array(equity)
@@ -116,14 +143,14 @@ def max_drawdown(equity) -> float:
     "Largest fall from a running peak, as a positive fraction (0.5 = lost half from the peak)."
     return max_drawdown_period(equity)[0]
 
-# %% ../nbs/30_metrics.ipynb #c0028
+# %% ../nbs/30_metrics.ipynb #c0034
 def calmar_ratio(equity,                  # one value per bar
                  periods_per_year: float, # bars per year
                 ) -> float:
     "Annualised return (CAGR) divided by maximum drawdown."
     return _ratio(annualized_return(equity, periods_per_year), max_drawdown(equity))
 
-# %% ../nbs/30_metrics.ipynb #c0032
+# %% ../nbs/30_metrics.ipynb #c0038
 def closed_trade_pnls(trades) -> np.ndarray:
     "The `pnl` of every closed trade (those with a finite pnl) from a list of dicts or a DataFrame."
     if trades is None: return np.zeros(0)
@@ -144,7 +171,7 @@ def win_rate(trades) -> float:
     pnls = closed_trade_pnls(trades)
     return float(np.mean(pnls > 0)) if pnls.size else 0.0
 
-# %% ../nbs/30_metrics.ipynb #c0035
+# %% ../nbs/30_metrics.ipynb #c0041
 def exposure(positions) -> float:
     "Share of bars with a non-zero position (0.0 for no bars)."
     values = np.asarray(positions, dtype=float).ravel()
@@ -160,7 +187,7 @@ def turnover(traded_notional,              # cash value traded in each bar (sign
     if periods_per_year is None or traded.size == 0: return total
     return total * periods_per_year / traded.size
 
-# %% ../nbs/30_metrics.ipynb #c0038
+# %% ../nbs/30_metrics.ipynb #c0044
 def _plain(value):
     "A JSON-safe Python number: ints stay ints, NaN and ±inf become None."
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool): return int(value)
@@ -185,7 +212,7 @@ def compute_metrics(equity,                       # equity curve, one value per 
                    final_equity=values[-1], n_bars=len(values), periods_per_year=ppy)
     return {key: _plain(value) for key, value in metrics.items()}
 
-# %% ../nbs/30_metrics.ipynb #c0045
+# %% ../nbs/30_metrics.ipynb #c0051
 def mean_confidence_interval(values,              # one result per seed (or per fold)
                              confidence: float=0.95, # two-sided coverage
                             ) -> tuple[float, float, float]:
@@ -197,7 +224,7 @@ def mean_confidence_interval(values,              # one result per seed (or per 
     half_width = student_t.ppf((1 + confidence) / 2, sample.size - 1) * sample.std(ddof=1) / math.sqrt(sample.size)
     return mean, float(mean - half_width), float(mean + half_width)
 
-# %% ../nbs/30_metrics.ipynb #c0049
+# %% ../nbs/30_metrics.ipynb #c0055
 BOOTSTRAP_METHOD = 'circular block bootstrap of per-bar return differences (Politis & Romano 1992, Kunsch 1989)'
 
 def bootstrap_outperformance(agent_returns,         # per-bar returns of the agent (test split)
@@ -227,7 +254,7 @@ def bootstrap_outperformance(agent_returns,         # per-bar returns of the age
                 ci_high=float(np.quantile(means, 1 - alpha)), n_resamples=n_resamples, block_size=block,
                 method=BOOTSTRAP_METHOD)
 
-# %% ../nbs/30_metrics.ipynb #c0054
+# %% ../nbs/30_metrics.ipynb #c0060
 def probabilistic_sharpe_ratio(sharpe: float,      # observed per-bar Sharpe ratio
                                n_obs: int,         # number of returns it was measured on
                                skew: float=0.0,    # skewness of the returns
@@ -238,7 +265,7 @@ def probabilistic_sharpe_ratio(sharpe: float,      # observed per-bar Sharpe rat
     variance = 1 - skew * sharpe + (kurtosis - 1) / 4 * sharpe ** 2
     return float(norm.cdf((sharpe - benchmark_sharpe) * math.sqrt(n_obs - 1) / math.sqrt(variance)))
 
-# %% ../nbs/30_metrics.ipynb #c0058
+# %% ../nbs/30_metrics.ipynb #c0064
 EULER_GAMMA = 0.5772156649015329
 
 def expected_max_sharpe(n_trials: int,           # number of independent configurations tried
@@ -250,7 +277,7 @@ def expected_max_sharpe(n_trials: int,           # number of independent configu
     return float(math.sqrt(sharpe_variance) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
                                                + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))))
 
-# %% ../nbs/30_metrics.ipynb #c0062
+# %% ../nbs/30_metrics.ipynb #c0068
 def deflated_sharpe_ratio(returns,                # per-bar returns of the selected (best) strategy
                           trial_sharpes=None,     # Sharpe ratios of all trials, annualised by periods_per_year
                           n_trials: int|None=None, # number of trials (default: len(trial_sharpes))
@@ -271,7 +298,7 @@ def deflated_sharpe_ratio(returns,                # per-bar returns of the selec
     return probabilistic_sharpe_ratio(sharpe, sample.size, float(sample_skew(sample)),
                                       float(sample_kurtosis(sample, fisher=False)), benchmark)
 
-# %% ../nbs/30_metrics.ipynb #c0066
+# %% ../nbs/30_metrics.ipynb #c0072
 def walk_forward_windows(n_bars: int,               # length of the series
                          n_folds: int,              # number of test blocks
                          train_fraction: float=0.5, # share of the bars in the first training window

@@ -14,13 +14,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata
+from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads
 from .features import MarketData
 from .vecenv import VecTradingEnv
 
 # %% auto #0
-__all__ = ['HISTORY_NAMES', 'PPOConfig', 'resolve_device', 'make_ppo_env', 'PPOAgent', 'TrainingMonitor', 'build_ppo',
-           'train_ppo']
+__all__ = ['HISTORY_NAMES', 'PPOConfig', 'make_ppo_env', 'PPOAgent', 'TrainingMonitor', 'build_ppo', 'train_ppo']
 
 # %% ../nbs/23_ppo.ipynb #c0008
 @dataclass
@@ -41,7 +40,7 @@ class PPOConfig:
     episode_length: int = 2048    # training episodes: random windows of this many bars; 0 = the whole split
     num_threads: int = 1          # torch CPU threads while training
     timesteps: int = 1_000_000    # environment steps of training (rounded up to whole rollouts)
-    device: str = 'auto'          # auto (cuda when available) | cpu | cuda
+    device: str = 'auto'          # auto (cuda when available) | cpu | cuda | cuda:N (`tradebot.agents.select_device`)
 
     @classmethod
     def from_config(cls, cfg: dict) -> PPOConfig:
@@ -57,14 +56,6 @@ class PPOConfig:
         return out
 
 # %% ../nbs/23_ppo.ipynb #c0011
-def resolve_device(name: str='auto') -> str:
-    "'cpu' or 'cuda' for `train.device`."
-    if name == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name == 'cuda' and not torch.cuda.is_available(): raise TradebotError("train.device: cuda requested but PyTorch sees no GPU")
-    if name not in ('cpu', 'cuda'): raise TradebotError(f"train.device: expected auto, cpu or cuda, got {name!r}")
-    return name
-
-# %% ../nbs/23_ppo.ipynb #c0014
 def make_ppo_env(market: MarketData, # the training split
                  cfg: dict,          # merged config (`env`, `risk`, `agent`)
                  seed: int,          # episode i is seeded with seed + i
@@ -74,7 +65,7 @@ def make_ppo_env(market: MarketData, # the training split
     window = {'random_start': True, 'episode_length': hp.episode_length} if hp.episode_length else {}
     return VecMonitor(VecTradingEnv(market, n_envs=hp.n_envs, config=cfg, seed=seed, **window))
 
-# %% ../nbs/23_ppo.ipynb #c0017
+# %% ../nbs/23_ppo.ipynb #c0014
 @register_agent
 class PPOAgent(Agent):
     "A stable-baselines3 PPO policy behind the `Agent` interface."
@@ -92,7 +83,7 @@ class PPOAgent(Agent):
         try: self.model = PPO.load(file, device=device)
         except Exception as e: raise AgentError(f"{file}: cannot load PPO model ({type(e).__name__}: {e})") from None
 
-# %% ../nbs/23_ppo.ipynb #c0019
+# %% ../nbs/23_ppo.ipynb #c0016
 HISTORY_NAMES = {'train/approx_kl': 'approx_kl', 'train/clip_fraction': 'clipfrac', 'train/entropy_loss': 'entropy_loss',
                  'train/policy_gradient_loss': 'policy_loss', 'train/value_loss': 'value_loss',
                  'train/explained_variance': 'explained_variance'}
@@ -118,8 +109,8 @@ class TrainingMonitor(BaseCallback):
         self.history.append(row)
         if episodes: self.bar.set_postfix(episode_return=f"{row['episode_return']:.4f}", refresh=False)
 
-# %% ../nbs/23_ppo.ipynb #c0021
-def build_ppo(env, hp: PPOConfig, seed: int, device: str='cpu') -> PPO:
+# %% ../nbs/23_ppo.ipynb #c0018
+def build_ppo(env, hp: PPOConfig, seed: int, device='cpu') -> PPO:
     "An untrained SB3 PPO model for `env` with the hyperparameters `hp`."
     policy_kwargs = {'net_arch': list(hp.hidden_sizes)}
     return PPO('MlpPolicy', env, n_steps=hp.n_steps, batch_size=hp.batch_size, n_epochs=hp.n_epochs,
@@ -127,7 +118,7 @@ def build_ppo(env, hp: PPOConfig, seed: int, device: str='cpu') -> PPO:
                ent_coef=hp.ent_coef, vf_coef=hp.vf_coef, max_grad_norm=hp.max_grad_norm, policy_kwargs=policy_kwargs,
                seed=seed, device=device, verbose=0)
 
-# %% ../nbs/23_ppo.ipynb #c0022
+# %% ../nbs/23_ppo.ipynb #c0019
 def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
               market: MarketData,    # the training split
               seed: int|None=None,   # default: cfg['seed']
@@ -135,14 +126,13 @@ def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrid
              ) -> tuple:
     "Train PPO on the vectorised env; returns `(agent, history)`."
     hp, seed = PPOConfig.from_config(cfg), cfg.get('seed', 0) if seed is None else seed
-    device, threads = resolve_device(hp.device), torch.get_num_threads()
-    seed_everything(seed); torch.set_num_threads(hp.num_threads)
-    try:
+    device = select_device(hp.device)
+    with torch_threads(hp.num_threads):
+        seed_everything(seed)
         env = make_ppo_env(market, cfg, seed)
         rollout = hp.n_envs * hp.n_steps
         model, monitor = build_ppo(env, hp, seed, device), TrainingMonitor(-(-hp.timesteps // rollout) * rollout, progress)
         model.learn(hp.timesteps, callback=monitor, log_interval=None)
-    finally: torch.set_num_threads(threads)
-    meta = agent_metadata(env.venv.template, 'ppo', cfg, seed=seed, window=env.venv.params.window, timesteps=int(model.num_timesteps), device=device)
+    meta = agent_metadata(env.venv.template, 'ppo', cfg, seed=seed, window=env.venv.params.window, timesteps=int(model.num_timesteps), device=str(device))
     env.close(); model.env = None
     return PPOAgent(model, meta), monitor.history

@@ -11,9 +11,10 @@ import numpy as np
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
 from .agents import Agent, AgentError, register_agent, agent_metadata
+from .env import current_bar_columns, account_columns
 
 # %% auto #0
-__all__ = ['QLearningConfig', 'linear_epsilon', 'StateEncoder', 'QLearningAgent', 'train_qlearning', 'evaluate_greedy']
+__all__ = ['QLearningConfig', 'linear_epsilon', 'StateEncoder', 'QLearningAgent', 'train_qlearning']
 
 # %% ../nbs/21_qlearning.ipynb #c0005
 @dataclass
@@ -63,8 +64,9 @@ class StateEncoder:
         self.feature_names, self.window, self.bin_features = list(feature_names), int(window), list(bin_features)
         self.edges, self.include_position = [np.asarray(e, dtype=np.float64) for e in edges], bool(include_position)
         n_feat = len(self.feature_names)
-        self.columns = np.array([(self.window - 1) * n_feat + self.feature_names.index(f) for f in self.bin_features], dtype=np.int64)
-        self.position_column = self.window * n_feat
+        current = current_bar_columns(self.window, n_feat)
+        self.columns = np.array([current.start + self.feature_names.index(f) for f in self.bin_features], dtype=np.int64)
+        self.position_column = account_columns(self.window, n_feat).start
         self.shape = tuple(len(e) + 1 for e in self.edges) + ((3,) if self.include_position else ())
         self.n_states = int(np.prod(self.shape))
 
@@ -158,13 +160,3 @@ def train_qlearning(env,                # a TradingEnv with discrete actions
     bar.close()
     agent.metadata['timesteps'] = hp.timesteps
     return agent, history
-
-# %% ../nbs/21_qlearning.ipynb #c0020
-def evaluate_greedy(agent: Agent, env) -> float:
-    "Total return (final equity / initial - 1) of one greedy episode from the env's default start."
-    obs, info = env.reset(options={'start': env.unwrapped.params.window - 1})
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs))
-        done = terminated or truncated
-    return info['equity'] / env.unwrapped.params.initial_cash - 1
