@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_compare.ipynb #c0002
 from __future__ import annotations
-import json, math
+import math
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from .config import TradebotError
 from .metrics import (BOOTSTRAP_METHOD, bootstrap_outperformance, deflated_sharpe_ratio, log_returns,
                               mean_confidence_interval, simple_returns)
-from .runs import RunError, _read, html_page, read_equity, write_json
+from .runs import RunError, html_page, read_run, write_json
 
 # %% auto #0
 __all__ = ['METRIC_ORDER', 'ID_COLUMNS', 'SUMMARY_METRICS', 'load_for_report', 'metrics_table', 'seed_summary', 'outperformance',
@@ -20,10 +20,8 @@ __all__ = ['METRIC_ORDER', 'ID_COLUMNS', 'SUMMARY_METRICS', 'load_for_report', '
 
 # %% ../nbs/33_compare.ipynb #c0006
 def load_for_report(run_dir) -> dict:
-    "Label, run.json, metrics.json and the equity frame of one run (no model)."
-    run_dir = Path(run_dir)
-    return {'label': run_dir.name, 'path': run_dir, 'run': _read(run_dir/'run.json', lambda p: json.loads(p.read_text())),
-            'metrics': _read(run_dir/'metrics.json', lambda p: json.loads(p.read_text())), 'equity': read_equity(run_dir)}
+    "`read_run` without the model, labelled with the folder name."
+    return {**read_run(run_dir, load_model=False), 'label': Path(run_dir).name}
 
 # %% ../nbs/33_compare.ipynb #c0010
 METRIC_ORDER = ['total_return', 'annualized_return', 'sharpe_ratio', 'sortino_ratio', 'max_drawdown', 'calmar_ratio',

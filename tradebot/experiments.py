@@ -84,11 +84,8 @@ def write_history(history, run_dir) -> Path:
 # %% ../nbs/40_experiments.ipynb #c0021
 def _evaluate_into(run_dir, cfg: dict, agent, scaler: FeatureScaler, split: str, seed: int, extra: dict) -> dict:
     "Backtest `agent` on `split` (scaled by the run's scaler) and write the run directory; returns the metrics."
-    from tradebot.backtest import backtest
-    from tradebot.runs import write_run
-    result = backtest(agent, split_market(cfg, split, scaler), cfg)
-    write_run(run_dir, cfg, agent, scaler, result, seed, extra)
-    return result.metrics
+    from tradebot.runs import evaluate_to_run
+    return evaluate_to_run(agent, split_market(cfg, split, scaler), cfg, scaler, seed, extra=extra, run_dir=run_dir)[1].metrics
 
 def train_run(algo: str,          # qlearning | dqn | ppo
               cfg: dict,          # merged config (`experiment_config`)

@@ -53,7 +53,8 @@ def run_figure(frame: pd.DataFrame, title: str) -> go.Figure:
     "Equity with buy/sell markers over drawdown, for one run."
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
     fig.add_trace(go.Scatter(x=frame.index, y=frame['equity'], name='equity', line=dict(width=1.5)), row=1, col=1)
-    for name, rows, symbol, color in (('buy', trade_markers(frame)[0], 'triangle-up', 'green'), ('sell', trade_markers(frame)[1], 'triangle-down', 'red')):
+    buys, sells = trade_markers(frame)
+    for name, rows, symbol, color in (('buy', buys, 'triangle-up', 'green'), ('sell', sells, 'triangle-down', 'red')):
         fig.add_trace(go.Scatter(x=rows.index, y=rows['equity'], mode='markers', name=name, marker=dict(symbol=symbol, color=color, size=8)), row=1, col=1)
     fig.add_trace(go.Scatter(x=frame.index, y=-frame['drawdown'], name='drawdown', fill='tozeroy', line=dict(color='firebrick', width=1)), row=2, col=1)
     fig.update_layout(title=title, height=650, yaxis_title='equity', yaxis2_title='drawdown', yaxis2_tickformat='.0%')
@@ -166,8 +167,12 @@ def list_runs(runs_dir=None # folder holding run directories (default: `run.runs
 
 # %% ../nbs/32_runs.ipynb #c0020
 def evaluate_to_run(agent: Agent, market, cfg: dict, scaler: FeatureScaler|None, seed: int,
-                    runs_dir=None, extra: dict|None=None) -> Path:
-    "Backtest `agent` on `market` (a split) and write the result into a new run directory."
+                    runs_dir=None,           # parent of a new run folder (default: `run.runs_dir`)
+                    extra: dict|None=None,   # more keys for run.json
+                    run_dir=None,            # write into this folder instead of a new one
+                   ) -> tuple[Path, BacktestResult]:
+    "Backtest `agent` on `market` (a split) and write the result into a run directory; returns (folder, result)."
     from tradebot.backtest import backtest
     result = backtest(agent, market, cfg)
-    return write_run(new_run_dir(cfg, result.algo, market.symbol, runs_dir), cfg, agent, scaler, result, seed, extra)
+    run_dir = run_dir if run_dir is not None else new_run_dir(cfg, result.algo, market.symbol, runs_dir)
+    return write_run(run_dir, cfg, agent, scaler, result, seed, extra), result
