@@ -8,8 +8,8 @@ observations of 553 float32). Throughput = environment steps per second of wall 
 `--timesteps` steps (learning_starts, exploration and gradient steps included), the same schedule for both.
 
 Each measurement is one function returning table rows (dicts); `SECTIONS` lists them and `main` prints one table.
-Sections: DQN vs SB3 DQN (single env), replay memory vs SB3's ReplayBuffer, PPO on VecTradingEnv(16) vs SB3 PPO
-on DummyVecEnv(16 x TradingEnv).
+Sections: DQN vs SB3 DQN (single env), replay memory vs SB3's ReplayBuffer, `LeanPPO` on VecTradingEnv(16) vs stock
+SB3 PPO on DummyVecEnv(16 x TradingEnv) (and stock SB3 PPO on VecTradingEnv, for information).
 """
 from __future__ import annotations
 import argparse, time, warnings
@@ -98,13 +98,15 @@ def dqn_replay_memory(args) -> list[Row]:
     return rows
 
 
-# ---- PPO: our vectorised env vs SB3's DummyVecEnv of single envs, same SB3 PPO and hyperparameters -------------------
+# ---- PPO: LeanPPO on our vectorised env vs stock SB3 PPO on SB3's DummyVecEnv of single envs, same hyperparameters ----
 # `train`: env steps/s of PPO.learn (rollouts + gradient updates); `rollout`: collect_rollouts alone (policy forward +
-# env step + buffer), the part an env implementation can change; `env`: env.step alone with random actions.
+# env step + buffer); `env`: env.step alone with random actions. A third, informative contender, stock SB3 PPO on
+# VecTradingEnv, separates what the env brings from what LeanPPO's loops bring.
+from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 from tradebot.features import load_dataset
-from tradebot.ppo import PPOConfig, build_ppo, make_ppo_env
+from tradebot.ppo import LeanPPO, PPOConfig, build_ppo, make_ppo_env
 
 
 def _dummy_env(market, cfg, seed: int) -> VecMonitor:
@@ -120,10 +122,10 @@ class _Null(BaseCallback):
     def _on_step(self) -> bool: return True
 
 
-def _measure(env, cfg, timesteps: int, seed: int = 0) -> dict:
-    "Steps/s of PPO.learn and of collect_rollouts alone on `env`."
+def _measure(env, cfg, timesteps: int, algorithm: type, seed: int = 0) -> dict:
+    "Steps/s of `algorithm`.learn and of its collect_rollouts alone on `env` (`build_ppo`: same hyperparameters and Adam)."
     hp = PPOConfig.from_config(cfg)
-    model = build_ppo(env, hp, seed, 'cpu')
+    model = build_ppo(env, hp, seed, 'cpu', algorithm=algorithm)
     model.learn(hp.n_envs * hp.n_steps)                      # warm-up: one rollout + update
     start = time.perf_counter(); model.learn(timesteps, reset_num_timesteps=False)
     train = model.num_timesteps - hp.n_envs * hp.n_steps
@@ -145,33 +147,31 @@ def _env_only(env, rounds: int, seed: int = 0) -> float:
     return rounds * env.num_envs / (time.perf_counter() - start)
 
 
-def measure_ppo(timesteps: int = 65_536, n_envs: int = 16) -> list[dict]:
-    "Rows: PPO training throughput on VecTradingEnv and on DummyVecEnv(TradingEnv × n_envs), plus their ratio."
+def measure_ppo(timesteps: int = 65_536, n_envs: int = 16) -> dict:
+    "{'ours': LeanPPO on VecTradingEnv, 'sb3': stock PPO on DummyVecEnv(TradingEnv x n), 'sb3_vec': stock PPO on VecTradingEnv}."
     cfg = load_config('ppo', overrides=[f'agent.n_envs={n_envs}'])
     market = load_dataset(cfg).splits['train']
     threads = torch.get_num_threads(); torch.set_num_threads(PPOConfig.from_config(cfg).num_threads)
     try:
-        ours = _measure(make_ppo_env(market, cfg, 0), cfg, timesteps)
-        theirs = _measure(_dummy_env(market, cfg, 0), cfg, timesteps)
+        return {'ours': _measure(make_ppo_env(market, cfg, 0), cfg, timesteps, LeanPPO),
+                'sb3': _measure(_dummy_env(market, cfg, 0), cfg, timesteps, PPO),
+                'sb3_vec': _measure(make_ppo_env(market, cfg, 0), cfg, timesteps, PPO)}
     finally: torch.set_num_threads(threads)
-    rows = [{'benchmark': 'ppo', 'env': f'VecTradingEnv(n_envs={n_envs})', **ours},
-            {'benchmark': 'ppo', 'env': f'DummyVecEnv({n_envs} x TradingEnv)', **theirs}]
-    rows.append({'benchmark': 'ppo', 'env': 'speed-up (ours / DummyVecEnv)',
-                 'train_steps_per_s': ours['train_steps_per_s'] / theirs['train_steps_per_s'],
-                 'rollout_steps_per_s': ours['rollout_steps_per_s'] / theirs['rollout_steps_per_s'],
-                 'env_steps_per_s': ours['env_steps_per_s'] / theirs['env_steps_per_s']})
-    return rows
-
 
 
 def ppo_throughput(args) -> list[Row]:
-    "PPO training, rollout-only and env-only steps/s: VecTradingEnv(16) vs DummyVecEnv(16 x TradingEnv)."
-    ours, theirs, ratio = measure_ppo(args.ppo_timesteps)
+    "PPO training, rollout-only and env-only steps/s: LeanPPO on VecTradingEnv(16) vs SB3 PPO on DummyVecEnv(16 x TradingEnv)."
+    m = measure_ppo(args.ppo_timesteps)
+    ours, theirs, sb3_vec = m['ours'], m['sb3'], m['sb3_vec']
     names = {'train_steps_per_s': ('PPO training (learn), 16 envs', '>= 3x'),
              'rollout_steps_per_s': ('PPO collect_rollouts only, 16 envs', '(info)'),
              'env_steps_per_s': ('env.step only, 16 envs', '(info)')}
-    return [{'measurement': name, 'ours': ours[key], 'sb3': theirs[key], 'unit': 'env steps/s', 'ratio': ratio[key],
+    rows = [{'measurement': name, 'ours': ours[key], 'sb3': theirs[key], 'unit': 'env steps/s', 'ratio': ours[key] / theirs[key],
              'target': target} for key, (name, target) in names.items()]
+    rows.insert(1, {'measurement': 'PPO training, stock SB3 PPO on VecTradingEnv(16)', 'ours': sb3_vec['train_steps_per_s'],
+                    'sb3': theirs['train_steps_per_s'], 'unit': 'env steps/s',
+                    'ratio': sb3_vec['train_steps_per_s'] / theirs['train_steps_per_s'], 'target': '(info)'})
+    return rows
 
 
 SECTIONS = [dqn_throughput, dqn_replay_memory, ppo_throughput]   # one function per measurement

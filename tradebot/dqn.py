@@ -4,14 +4,16 @@
 
 # %% ../nbs/22_dqn.ipynb #c0002
 from __future__ import annotations
-import copy, time
+import copy, math, time
 from collections import deque
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces as gym_spaces
+from numba import njit
 from torch import nn
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
@@ -20,8 +22,9 @@ from .env import N_ACCOUNT_FEATURES, observation_size
 from .qlearning import linear_epsilon
 
 # %% auto #0
-__all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'IndexReplayBuffer', 'ObsReplayBuffer', 'memory_report', 'dqn_update',
-           'make_optimizer', 'update_target', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
+__all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'gather_observations', 'IndexReplayBuffer',
+           'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target', 'flatten_linears', 'clipped_adam',
+           'greedy_actions', 'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
 
 # %% ../nbs/22_dqn.ipynb #c0005
 @dataclass
@@ -88,6 +91,29 @@ def double_dqn_target(q_online_next: torch.Tensor, # (B, A) online Q-values at s
     return rewards + gamma * (1.0 - dones.float()) * q_target_next.gather(1, best).squeeze(1)
 
 # %% ../nbs/22_dqn.ipynb #c0015
+class ReplayBatch(NamedTuple):
+    "A sampled batch: tensors of B transitions."
+    obs: torch.Tensor                    # (B, obs_size) float32
+    actions: torch.Tensor                # (B,) int64
+    rewards: torch.Tensor                # (B,) float32
+    next_obs: torch.Tensor               # (B, obs_size) float32
+    dones: torch.Tensor                  # (B,) float32, 1 where next_obs is terminal
+    next_window: torch.Tensor|None=None  # (B,) int64 row of next_obs's feature window in `IndexReplayBuffer.windows`
+
+# %% ../nbs/22_dqn.ipynb #c0017
+@njit(cache=True)
+def gather_observations(features, # (T, F) float32
+                        window: int,  # rows per observation
+                        bars,         # (B,) int64 decision bars, each >= window - 1
+                        account,      # (B, n_account) float32
+                        out):         # (B, window * F + n_account) float32, filled in place
+    "Row i of `out` = features[bars[i] - window + 1 : bars[i] + 1] flattened, then account[i]."
+    width = window * features.shape[1]
+    for i in range(bars.size):
+        out[i, :width] = features[bars[i] - window + 1:bars[i] + 1].reshape(width)
+        out[i, width:] = account[i]
+
+# %% ../nbs/22_dqn.ipynb #c0019
 class IndexReplayBuffer:
     "Circular replay of (t, account, action, reward, next account, done); observations rebuilt from `features`."
     def __init__(self, capacity: int,          # transitions kept
@@ -103,6 +129,7 @@ class IndexReplayBuffer:
         self.account, self.next_account = np.zeros((capacity, n_account), np.float32), np.zeros((capacity, n_account), np.float32)
         self.actions, self.rewards, self.dones = np.zeros(capacity, np.uint8), np.zeros(capacity, np.float32), np.zeros(capacity, np.uint8)
         self.pos, self.size = 0, 0
+        self.compiled_gather = self.device.type == 'cpu'   # gather_observations on the CPU; index_select elsewhere
 
     def _slots(self, n: int) -> np.ndarray:
         slots = (self.pos + np.arange(n)) % self.capacity
@@ -117,23 +144,29 @@ class IndexReplayBuffer:
 
     def observations(self, t, account) -> torch.Tensor:
         "Observations for decision bars `t` (B,) and account states (B, n_account), on the buffer's device."
-        t = torch.as_tensor(np.asarray(t, dtype=np.int64), device=self.device)
-        account = torch.as_tensor(account, device=self.device)
-        return torch.cat([self.windows.index_select(0, t - (self.window - 1)), account], dim=1)
+        t, account = np.asarray(t, dtype=np.int64), np.asarray(account, dtype=np.float32)
+        if len(t) and (t.min() < self.window - 1 or t.max() >= len(self.features)):
+            raise IndexError(f"IndexReplayBuffer: bars must lie in [{self.window - 1}, {len(self.features) - 1}], got {t.min()}..{t.max()}")
+        if self.compiled_gather:                           # one compiled pass, straight into the batch
+            out = np.empty((len(t), self.window * self.n_features + self.n_account), np.float32)
+            gather_observations(self.features.numpy(), self.window, t, account, out)
+            return torch.from_numpy(out)
+        t = torch.as_tensor(t, device=self.device)
+        return torch.cat([self.windows.index_select(0, t - (self.window - 1)), torch.as_tensor(account, device=self.device)], dim=1)
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple:
-        "(obs, actions, rewards, next_obs, dones) tensors for a uniform sample of filled slots."
+    def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
+        "A uniform sample of filled slots, as tensors on the buffer's device."
         i = rng.integers(0, self.size, batch_size)
-        t = self.t[i]
-        return (self.observations(t, self.account[i]), torch.as_tensor(self.actions[i].astype(np.int64), device=self.device),
-                torch.as_tensor(self.rewards[i], device=self.device), self.observations(t + 1, self.next_account[i]),
-                torch.as_tensor(self.dones[i], device=self.device).float())
+        t, tensor = self.t[i], lambda x: torch.as_tensor(x, device=self.device)
+        return ReplayBatch(self.observations(t, self.account[i]), tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]),
+                           self.observations(t + 1, self.next_account[i]), tensor(self.dones[i].astype(np.float32)),
+                           tensor(t.astype(np.int64) + 1 - (self.window - 1)))
 
     def bytes_per_transition(self) -> int:
         "Bytes of storage per transition (the shared `features` array is counted once, not here)."
         return sum(a[0].nbytes for a in (self.t, self.account, self.next_account, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0016
+# %% ../nbs/22_dqn.ipynb #c0020
 class ObsReplayBuffer(IndexReplayBuffer):
     "Circular replay that copies whole observations (for envs without a feature array)."
     def __init__(self, capacity: int, obs_size: int, device='cpu'):
@@ -146,25 +179,25 @@ class ObsReplayBuffer(IndexReplayBuffer):
         i = self._slots(len(obs))
         self.obs[i], self.next_obs[i], self.actions[i], self.rewards[i], self.dones[i] = obs, next_obs, actions, rewards, dones
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple:
+    def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
         i = rng.integers(0, self.size, batch_size)
         tensor = lambda x: torch.as_tensor(x, device=self.device)
-        return (tensor(self.obs[i]), tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]), tensor(self.next_obs[i]), tensor(self.dones[i]).float())
+        return ReplayBatch(tensor(self.obs[i]), tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]), tensor(self.next_obs[i]), tensor(self.dones[i]).float())
 
     def bytes_per_transition(self) -> int:
         return sum(a[0].nbytes for a in (self.obs, self.next_obs, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0022
+# %% ../nbs/22_dqn.ipynb #c0026
 def memory_report(buffer) -> dict:
     "Bytes per transition and MiB per million transitions of a replay buffer."
     b = buffer.bytes_per_transition()
     return {'bytes_per_transition': b, 'mib_per_million': b * 1e6 / 2**20}
 
-# %% ../nbs/22_dqn.ipynb #c0025
+# %% ../nbs/22_dqn.ipynb #c0029
 def dqn_update(q_net: QNetwork, target_net: QNetwork, optimizer: torch.optim.Optimizer, batch: tuple,
                gamma: float, max_grad_norm: float) -> tuple:
     "One Double DQN gradient step on `batch` = (obs, actions, rewards, next_obs, dones); returns (td_loss, q_values)."
-    obs, actions, rewards, next_obs, dones = batch
+    obs, actions, rewards, next_obs, dones = batch[:5]
     with torch.no_grad():
         y = double_dqn_target(q_net(next_obs), target_net(next_obs), rewards, dones, gamma)
     q_taken = q_net(obs).gather(1, actions[:, None]).squeeze(1)
@@ -175,11 +208,6 @@ def dqn_update(q_net: QNetwork, target_net: QNetwork, optimizer: torch.optim.Opt
     optimizer.step()
     return loss.detach(), q_taken.detach().mean()
 
-def make_optimizer(q_net: nn.Module, learning_rate: float) -> torch.optim.Adam:
-    "Adam, with the fused kernel when this torch build has it (same maths, fewer kernel launches)."
-    try: return torch.optim.Adam(q_net.parameters(), lr=learning_rate, fused=True)
-    except (RuntimeError, TypeError): return torch.optim.Adam(q_net.parameters(), lr=learning_rate)
-
 def update_target(q_net: nn.Module, target_net: nn.Module, tau: float=1.0) -> None:
     "Hard (`tau=1`) or Polyak update of the target network."
     with torch.no_grad():
@@ -187,7 +215,142 @@ def update_target(q_net: nn.Module, target_net: nn.Module, tau: float=1.0) -> No
             if tau >= 1.0: tp.copy_(p)
             else: tp.lerp_(p, tau)
 
-# %% ../nbs/22_dqn.ipynb #c0029
+# %% ../nbs/22_dqn.ipynb #c0033
+def flatten_linears(linears: list) -> tuple:
+    "Move the weights and biases of `linears` into one vector (weights transposed); returns (vector, [(weight^T, bias) views])."
+    parts = [t.detach() for layer in linears for t in (layer.weight.t(), layer.bias)]
+    flat = torch.cat([t.reshape(-1) for t in parts])
+    views, offset = [], 0
+    for t in parts: views.append(flat[offset:offset + t.numel()].view(t.shape)); offset += t.numel()
+    for layer, weight_t, bias in zip(linears, views[0::2], views[1::2]): layer.weight.data, layer.bias.data = weight_t.t(), bias
+    return flat, list(zip(views[0::2], views[1::2]))
+
+# %% ../nbs/22_dqn.ipynb #c0036
+@njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
+def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
+                 max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
+                 step: int):                          # Adam's step count, from 1
+    "Scale `grads` to norm <= `max_grad_norm` (as `clip_grad_norm_`), then one Adam step (torch's rule)."
+    total = np.float32(0.0)
+    for i in range(grads.size): total += grads[i] * grads[i]
+    coef = np.float32(min(max_grad_norm / (math.sqrt(total) + 1e-6), 1.0))
+    step_size = np.float32(learning_rate / (1.0 - beta1 ** step))
+    inv_bias2_sqrt = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
+    one_minus_beta1, beta2_32, one_minus_beta2, eps32 = np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps)
+    for i in range(params.size):
+        g = grads[i] * coef
+        grads[i] = g
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
+        v = beta2_32 * exp_avg_sq[i] + one_minus_beta2 * g * g
+        exp_avg[i], exp_avg_sq[i] = m, v
+        params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
+
+# %% ../nbs/22_dqn.ipynb #c0039
+@njit(cache=True, error_model='numpy')
+def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the `flatten_linears` layout)
+                   sizes,   # int64 layer widths: obs_size, hidden..., n_actions
+                   obs):    # (N, obs_size) float32, C-contiguous
+    "argmax_a Q(obs, a) of the ReLU MLP packed in `params`, for each row of `obs`."
+    x, offset = obs, 0
+    for layer in range(sizes.size - 1):
+        n_in, n_out = sizes[layer], sizes[layer + 1]
+        weight_t = params[offset:offset + n_in * n_out].reshape((n_in, n_out))
+        x_next = x @ weight_t + params[offset + n_in * n_out:offset + n_in * n_out + n_out]
+        offset += n_in * n_out + n_out
+        x = np.maximum(x_next, np.float32(0.0)) if layer < sizes.size - 2 else x_next
+    actions = np.empty(obs.shape[0], np.int64)
+    for row in range(obs.shape[0]): actions[row] = np.argmax(x[row])
+    return actions
+
+# %% ../nbs/22_dqn.ipynb #c0041
+class DQNLearner:
+    "The Double DQN gradient step of `dqn_update` with Adam, computed by hand on flat parameter vectors."
+    def __init__(self, q_net: QNetwork, target_net: QNetwork, # online and target networks (same architecture)
+                 learning_rate: float, gamma: float, max_grad_norm: float,
+                 betas=(0.9, 0.999), eps: float=1e-8,           # Adam's constants (torch's defaults)
+                 compiled: bool|None=None):                       # numba acting and Adam; default: on the CPU
+        self.q_net, self.target_net = q_net, target_net
+        (self.params, self.layers), (self.target_params, self.target_layers) = flatten_linears(q_net.linears), flatten_linears(target_net.linears)
+        self.grads, self.exp_avg, self.exp_avg_sq = (torch.zeros_like(self.params) for _ in range(3))
+        self.learning_rate, self.gamma, self.max_grad_norm, self.betas, self.eps, self.steps = learning_rate, gamma, max_grad_norm, betas, eps, 0
+        ends = np.cumsum([t.numel() for layer in self.layers for t in layer])
+        grads = [self.grads[end - t.numel():end].view(t.shape) for end, t in zip(ends, (t for layer in self.layers for t in layer))]
+        self.grad_layers = list(zip(grads[0::2], grads[1::2]))
+        self.compiled = self.params.device.type == 'cpu' if compiled is None else compiled
+        self.sizes = np.array([self.layers[0][0].shape[0]] + [bias.numel() for _, bias in self.layers], np.int64)
+        self.windows, self.target_table = None, None  # index replay: all feature windows, the target's first layer on each
+
+    @staticmethod
+    def forward(layers: list, x: torch.Tensor) -> tuple:
+        "Q-values of `x` through `layers` [(weight^T, bias)], and the input of each layer (for the backward pass)."
+        inputs = []
+        for weight_t, bias in layers[:-1]:
+            inputs.append(x); x = torch.addmm(bias, x, weight_t).relu_()
+        inputs.append(x)
+        return torch.addmm(layers[-1][1], x, layers[-1][0]), inputs
+
+    def backward(self, inputs: list, grad: torch.Tensor) -> None:
+        "Gradients of the loss into `self.grads`, from its gradient `grad` w.r.t. the Q-values."
+        for i in range(len(self.layers) - 1, -1, -1):
+            grad_weight_t, grad_bias = self.grad_layers[i]
+            torch.mm(inputs[i].t(), grad, out=grad_weight_t); torch.sum(grad, 0, out=grad_bias)
+            if i: grad = torch.ops.aten.threshold_backward(torch.mm(grad, self.layers[i][0].t()), inputs[i], 0)  # ReLU: 0 where x <= 0
+
+    def adam_step(self) -> None:
+        "Clip the gradient norm to `max_grad_norm`, then one Adam step (torch's update rule)."
+        g, (beta1, beta2) = self.grads, self.betas
+        self.steps += 1
+        if self.compiled:
+            clipped_adam(self.params.numpy(), g.numpy(), self.exp_avg.numpy(), self.exp_avg_sq.numpy(), self.max_grad_norm,
+                         self.learning_rate, beta1, beta2, self.eps, self.steps); return
+        g.mul_((self.max_grad_norm / (torch.linalg.vector_norm(g) + 1e-6)).clamp_(max=1.0))
+        self.exp_avg.lerp_(g, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** self.steps)).add_(self.eps)
+        self.params.addcdiv_(self.exp_avg, denom, value=-self.learning_rate / (1 - beta1 ** self.steps))
+
+    def use_window_table(self, windows: torch.Tensor) -> None:
+        "Evaluate the target's first layer on every feature window (rows of `windows`) once per sync, not per batch."
+        self.windows = windows; self._refresh_table()
+
+    def _refresh_table(self) -> None:
+        if self.windows is None: return
+        weight_t, bias = self.target_layers[0]
+        with torch.no_grad(): self.target_table = torch.addmm(bias, self.windows, weight_t[:self.windows.shape[1]])
+
+    def target_q(self, batch: ReplayBatch) -> torch.Tensor:
+        "Q_target(next_obs), through the window table when there is one: window part from the table + account part."
+        if self.target_table is None or getattr(batch, 'next_window', None) is None: return self.forward(self.target_layers, batch[3])[0]
+        weight_t, width = self.target_layers[0][0], self.windows.shape[1]
+        hidden = torch.addmm(self.target_table.index_select(0, batch.next_window), batch.next_obs[:, width:], weight_t[width:]).relu_()
+        return self.forward(self.target_layers[1:], hidden)[0]
+
+    def update(self, batch: ReplayBatch) -> tuple:
+        "One gradient step on `batch` (obs, actions, rewards, next_obs, dones, ...); returns (td_loss, q_values) tensors."
+        obs, actions, rewards, next_obs, dones = batch[:5]
+        with torch.no_grad():
+            y = double_dqn_target(self.forward(self.layers, next_obs)[0], self.target_q(batch), rewards, dones, self.gamma)
+            q, inputs = self.forward(self.layers, obs)
+            q_taken = q.gather(1, actions[:, None]).squeeze(1)
+            td_loss = F.smooth_l1_loss(q_taken, y)
+            grad_q_taken = (q_taken - y).clamp_(-1, 1).div_(len(y))[:, None]                        # d td_loss / d Q(s, a)
+            self.backward(inputs, torch.zeros_like(q).scatter_(1, actions[:, None], grad_q_taken))
+            self.adam_step()
+        return td_loss, q_taken.mean()
+
+    def sync_target(self, tau: float=1.0) -> None:
+        "Hard (`tau=1`) or Polyak update of the target network."
+        with torch.no_grad():
+            if tau >= 1.0: self.target_params.copy_(self.params)
+            else: self.target_params.lerp_(self.params, tau)
+        self._refresh_table()
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        "argmax_a Q(obs, a) for a batch of observations (N, obs_size)."
+        if self.compiled: return greedy_actions(self.params.numpy(), self.sizes, np.ascontiguousarray(obs, dtype=np.float32))
+        with torch.no_grad(): return self.forward(self.layers, torch.as_tensor(obs, device=self.params.device))[0].argmax(1).cpu().numpy()
+
+# %% ../nbs/22_dqn.ipynb #c0047
 class SingleEnv:
     "A Gymnasium env seen as a one-episode vector env (SB3 auto-reset conventions)."
     def __init__(self, env): self.env, self.num_envs, self._t = env, 1, None
@@ -221,7 +384,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0034
+# %% ../nbs/22_dqn.ipynb #c0052
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -246,7 +409,7 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0036
+# %% ../nbs/22_dqn.ipynb #c0054
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")
@@ -271,13 +434,15 @@ def _train_dqn(env, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tupl
     n, n_actions, obs_size = venv.num_envs, int(venv.action_space.n), int(venv.observation_space.shape[0])
     q_net = QNetwork(obs_size, n_actions, hp.hidden_sizes).to(device)
     target_net = copy.deepcopy(q_net)
-    optimizer = make_optimizer(q_net, hp.learning_rate)
+    learner = DQNLearner(q_net, target_net, hp.learning_rate, hp.gamma, hp.max_grad_norm)
+    venv.seed(seed); obs = venv.reset()              # before the buffer: a single env knows its decision bar after reset
     buffer = _make_buffer(hp, venv, device)
+    windows = getattr(buffer, 'windows', None)
+    if windows is not None and len(windows) < hp.batch_size * hp.target_update_interval / hp.train_freq: learner.use_window_table(windows)
     single = venv.env if isinstance(venv, SingleEnv) else getattr(venv, 'template', venv)
     agent = DQNAgent(q_net, agent_metadata(single, 'dqn', cfg, seed=seed, hidden_sizes=list(hp.hidden_sizes), n_envs=n,
                                            replay=type(buffer).__name__, device=str(device)))
     history = {k: [] for k in ('global_step', 'td_loss', 'q_values', 'epsilon', 'steps_per_sec', 'episode_step', 'episode_return')}
-    venv.seed(seed); obs = venv.reset()
     episode_returns, recent = np.zeros(n), deque(maxlen=20)
     global_step, updates, syncs, decay = 0, 0, 0, max(int(hp.exploration_fraction * hp.timesteps), 1)
     start_time, losses = time.perf_counter(), []
@@ -286,8 +451,7 @@ def _train_dqn(env, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tupl
         epsilon = linear_epsilon(global_step, hp.epsilon_start, hp.epsilon_end, decay)
         actions, explore = rng.integers(n_actions, size=n), rng.random(n) < epsilon       # 1. epsilon-greedy
         if not explore.all():
-            with torch.inference_mode(): greedy = q_net(torch.as_tensor(obs, device=device)).argmax(1).cpu().numpy()
-            actions = np.where(explore, actions, greedy)
+            actions = np.where(explore, actions, learner.greedy(obs))
         t = decision_bars(venv)
         next_obs, rewards, dones, infos = venv.step(actions)
         real_next, terminated = next_obs, np.zeros(n, bool)
@@ -303,7 +467,7 @@ def _train_dqn(env, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tupl
         obs, global_step = next_obs, global_step + n
         due = max(global_step - hp.learning_starts, 0) // hp.train_freq if buffer.size >= hp.batch_size else updates
         while updates < due:                                                              # 3. learn
-            losses.append(dqn_update(q_net, target_net, optimizer, buffer.sample(hp.batch_size, rng), hp.gamma, hp.max_grad_norm))
+            losses.append(learner.update(buffer.sample(hp.batch_size, rng)))
             updates += 1
             if updates % hp.log_interval == 0:
                 td, qv = torch.stack([torch.stack(x) for x in losses]).mean(0).tolist(); losses = []
@@ -311,7 +475,7 @@ def _train_dqn(env, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tupl
                 for k, v in row.items(): history[k].append(v)
         if global_step // hp.target_update_interval > syncs:                             # 4. target network
             syncs = global_step // hp.target_update_interval
-            update_target(q_net, target_net, hp.tau)
+            learner.sync_target(hp.tau)
         if recent and bar.n // 2000 != (bar.n + n) // 2000: bar.set_postfix(episode_return=f'{np.mean(recent):.4f}', epsilon=f'{epsilon:.2f}')
         bar.update(n)
     bar.close()

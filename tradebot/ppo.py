@@ -4,14 +4,22 @@
 
 # %% ../nbs/23_ppo.ipynb #c0002
 from __future__ import annotations
-import time
+import math, time
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
 import torch
+from torch import nn
+import torch.nn.functional as F
+from gymnasium import spaces
 from tqdm.auto import tqdm
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution
+from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecMonitor
 from .config import TradebotError, load_config, seed_everything
 from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads
@@ -19,7 +27,9 @@ from .features import MarketData
 from .vecenv import VecTradingEnv
 
 # %% auto #0
-__all__ = ['HISTORY_NAMES', 'PPOConfig', 'make_ppo_env', 'PPOAgent', 'TrainingMonitor', 'build_ppo', 'train_ppo']
+__all__ = ['HISTORY_NAMES', 'FUSED_ADAM', 'LOG_SQRT_2PI', 'PPOConfig', 'make_ppo_env', 'PPOAgent', 'TrainingMonitor', 'build_ppo',
+           'lean_supported', 'first_layers', 'actor_critic', 'is_discrete', 'action_log_prob', 'action_entropy',
+           'sample_actions', 'LeanPPO', 'rollout_minibatches', 'ppo_loss', 'train_ppo']
 
 # %% ../nbs/23_ppo.ipynb #c0008
 @dataclass
@@ -110,15 +120,190 @@ class TrainingMonitor(BaseCallback):
         if episodes: self.bar.set_postfix(episode_return=f"{row['episode_return']:.4f}", refresh=False)
 
 # %% ../nbs/23_ppo.ipynb #c0018
-def build_ppo(env, hp: PPOConfig, seed: int, device='cpu') -> PPO:
-    "An untrained SB3 PPO model for `env` with the hyperparameters `hp`."
-    policy_kwargs = {'net_arch': list(hp.hidden_sizes)}
-    return PPO('MlpPolicy', env, n_steps=hp.n_steps, batch_size=hp.batch_size, n_epochs=hp.n_epochs,
+FUSED_ADAM = torch.torch_version.TorchVersion(torch.__version__) >= '2.4'   # fused CPU Adam: torch 2.4+
+
+def build_ppo(env, hp: PPOConfig, seed: int, device='cpu',
+              algorithm: type|None=None, # `LeanPPO` (default) or SB3's `PPO`
+             ) -> PPO:
+    "An untrained PPO model (SB3's `PPO` class or `LeanPPO`) for `env` with the hyperparameters `hp`."
+    optimizer_kwargs = {'eps': 1e-5, **({'fused': True} if FUSED_ADAM else {})}   # SB3's PPO eps; one Adam kernel per step
+    policy_kwargs = {'net_arch': list(hp.hidden_sizes), 'optimizer_kwargs': optimizer_kwargs}
+    return (algorithm or LeanPPO)('MlpPolicy', env, n_steps=hp.n_steps, batch_size=hp.batch_size, n_epochs=hp.n_epochs,
                learning_rate=hp.learning_rate, gamma=hp.gamma, gae_lambda=hp.gae_lambda, clip_range=hp.clip_range,
                ent_coef=hp.ent_coef, vf_coef=hp.vf_coef, max_grad_norm=hp.max_grad_norm, policy_kwargs=policy_kwargs,
                seed=seed, device=device, verbose=0)
 
-# %% ../nbs/23_ppo.ipynb #c0019
+# %% ../nbs/23_ppo.ipynb #c0020
+def lean_supported(model: PPO) -> bool:
+    "Whether `LeanPPO`'s loops cover `model`: flat Box observations, Discrete or Gaussian actions, MLP actor and critic."
+    policy = model.policy
+    nets = policy.mlp_extractor.policy_net, policy.mlp_extractor.value_net
+    return (isinstance(model.observation_space, spaces.Box) and len(model.observation_space.shape) == 1
+            and isinstance(policy.features_extractor, FlattenExtractor) and policy.share_features_extractor
+            and type(policy.action_dist) in (CategoricalDistribution, DiagGaussianDistribution)
+            and all(len(net) and isinstance(net[0], nn.Linear) for net in nets))
+
+# %% ../nbs/23_ppo.ipynb #c0022
+def first_layers(policy) -> tuple:
+    "Weight and bias of the actor's and critic's first layers stacked: both read the observation in one matmul."
+    pi, vf = policy.mlp_extractor.policy_net[0], policy.mlp_extractor.value_net[0]
+    return torch.cat([pi.weight, vf.weight]), torch.cat([pi.bias, vf.bias])
+
+def _apply(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, layer.weight, layer.bias) if type(layer) is nn.Linear else layer.forward(x)
+
+def actor_critic(policy,                  # SB3 `ActorCriticPolicy` (`lean_supported`)
+                 obs: torch.Tensor,       # (N, obs_size) float observations
+                 first: tuple|None=None,  # `first_layers(policy)`, when already computed
+                ) -> tuple:
+    "Action logits (Discrete) or Gaussian means (Box), and values (N,)."
+    weight, bias = first_layers(policy) if first is None else first
+    pi_net, vf_net = policy.mlp_extractor.policy_net, policy.mlp_extractor.value_net
+    hidden = F.linear(obs, weight, bias)
+    latent_pi, latent_vf = hidden[:, :pi_net[0].out_features], hidden[:, pi_net[0].out_features:]
+    for layer in list(pi_net)[1:]: latent_pi = _apply(layer, latent_pi)
+    for layer in list(vf_net)[1:]: latent_vf = _apply(layer, latent_vf)
+    return _apply(policy.action_net, latent_pi), _apply(policy.value_net, latent_vf).flatten()
+
+# %% ../nbs/23_ppo.ipynb #c0026
+LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
+
+def is_discrete(policy) -> bool: return isinstance(policy.action_dist, CategoricalDistribution)
+
+def action_log_prob(policy, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    "Log-probabilities (N,) of `actions` under the distributions with parameters `params` (logits or means)."
+    if is_discrete(policy): return F.log_softmax(params, -1).gather(1, actions.long().view(-1, 1)).flatten()
+    scale = policy.log_std.exp()
+    return (-((actions - params) ** 2) / (2 * scale ** 2) - scale.log() - LOG_SQRT_2PI).sum(-1)
+
+def action_entropy(policy, params: torch.Tensor) -> torch.Tensor:
+    "Entropies (N,) of the action distributions."
+    if not is_discrete(policy): return (0.5 + LOG_SQRT_2PI + policy.log_std.exp().log()).sum().expand(len(params))
+    log_probs = F.log_softmax(params, -1)
+    return -(log_probs * log_probs.exp()).sum(-1)
+
+def sample_actions(policy, params: torch.Tensor) -> torch.Tensor:
+    "Random actions: (N,) codes or (N, dim) Gaussian samples, drawn with SB3's torch RNG calls."
+    if is_discrete(policy): return torch.multinomial(F.softmax(params, -1), 1, True).T.reshape(-1)
+    return params + torch.empty_like(params).normal_() * policy.log_std.exp()
+
+# %% ../nbs/23_ppo.ipynb #c0029
+class LeanPPO(PPO):
+    "stable-baselines3's PPO with lean `collect_rollouts` and `train` loops (same maths, tested equal to SB3's)."
+
+def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
+    "Fill `rollout_buffer` with `n_rollout_steps` steps of each of `env`'s episodes, as SB3's loop does."
+    if not lean_supported(self): return PPO.collect_rollouts(self, env, callback, rollout_buffer, n_rollout_steps)
+    policy, buf, box = self.policy, rollout_buffer, isinstance(self.action_space, spaces.Box)
+    policy.set_training_mode(False)
+    buf.reset(); callback.on_rollout_start()
+    values, log_probs = [], []
+    with torch.no_grad():
+        first = first_layers(policy)          # the weights do not change during a rollout
+        def forward(obs): return actor_critic(policy, torch.as_tensor(obs, device=self.device).float(), first)
+        for step in range(n_rollout_steps):
+            params, value = forward(self._last_obs)
+            actions = sample_actions(policy, params)
+            values.append(value); log_probs.append(action_log_prob(policy, params, actions))
+            actions = actions.cpu().numpy()
+            new_obs, rewards, dones, infos = env.step(np.clip(actions, self.action_space.low, self.action_space.high) if box else actions)
+            self.num_timesteps += env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step(): return False
+            if dones.any():
+                self._update_info_buffer(infos, dones)
+                cut = [i for i in np.flatnonzero(dones) if infos[i].get('terminal_observation') is not None and infos[i].get('TimeLimit.truncated', False)]
+                if cut: rewards[cut] += self.gamma * forward(np.stack([infos[i]['terminal_observation'] for i in cut]))[1].cpu().numpy()
+            buf.observations[step], buf.actions[step] = self._last_obs, actions.reshape(buf.n_envs, buf.action_dim)
+            buf.rewards[step], buf.episode_starts[step] = rewards, self._last_episode_starts
+            self._last_obs, self._last_episode_starts = new_obs, dones
+        buf.values[:], buf.log_probs[:] = torch.stack(values).cpu().numpy(), torch.stack(log_probs).cpu().numpy()
+        buf.pos, buf.full = n_rollout_steps, True
+        buf.compute_returns_and_advantage(last_values=forward(new_obs)[1], dones=dones)
+    callback.update_locals(locals())
+    callback.on_rollout_end()
+    return True
+
+LeanPPO.collect_rollouts = _collect_rollouts
+
+# %% ../nbs/23_ppo.ipynb #c0035
+def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
+                        batch_size: int,
+                        device='cpu',
+                       ) -> Iterator[tuple]:
+    "One epoch of `(obs, actions, old_values, old_log_probs, advantages, returns)` minibatches, in `buffer.get`'s order."
+    size = buffer.buffer_size * buffer.n_envs
+    order = np.random.permutation(size)
+    rows = order if buffer.generator_ready else (order % buffer.buffer_size) * buffer.n_envs + order // buffer.buffer_size
+    obs, actions = buffer.observations.reshape(size, -1), buffer.actions.reshape(size, -1)
+    columns = np.stack([a.reshape(size) for a in (buffer.values, buffer.log_probs, buffer.advantages, buffer.returns)], 1)
+    for start in range(0, size, batch_size):
+        batch = rows[start:start + batch_size]
+        yield torch.as_tensor(obs[batch], device=device), torch.as_tensor(actions[batch], device=device), *torch.as_tensor(columns[batch], device=device).unbind(1)
+
+# %% ../nbs/23_ppo.ipynb #c0038
+def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advantage and the policy
+             batch: tuple,         # from `rollout_minibatches`
+             clip_range: float,    # ε of the clipped surrogate
+             clip_range_vf: float|None=None, # clip the value change to ±this; None: plain MSE to the returns
+            ) -> tuple:
+    "PPO's loss on a minibatch and its statistics `[policy_loss, value_loss, entropy_loss, clipfrac, approx_kl]`."
+    obs, actions, old_values, old_log_probs, advantages, returns = batch
+    params, values = actor_critic(model.policy, obs)
+    log_ratio = action_log_prob(model.policy, params, actions) - old_log_probs
+    ratio = log_ratio.exp()
+    if model.normalize_advantage and len(advantages) > 1: advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    policy_loss = -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
+    if clip_range_vf is not None: values = old_values + torch.clamp(values - old_values, -clip_range_vf, clip_range_vf)
+    value_loss = F.mse_loss(returns, values)
+    entropy_loss = -action_entropy(model.policy, params).mean()
+    loss = policy_loss + model.ent_coef * entropy_loss + model.vf_coef * value_loss
+    with torch.no_grad():
+        stats = torch.stack([policy_loss, value_loss, entropy_loss, ((ratio - 1).abs() > clip_range).float().mean(), ((ratio - 1) - log_ratio).mean()])
+    return loss, stats
+
+# %% ../nbs/23_ppo.ipynb #c0040
+def _train(self: LeanPPO) -> None:
+    "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries."
+    if not lean_supported(self): return PPO.train(self)
+    policy = self.policy
+    policy.set_training_mode(True)
+    self._update_learning_rate(policy.optimizer)
+    clip_range = self.clip_range(self._current_progress_remaining)
+    clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
+    stats, continue_training, parameters = [], True, list(policy.parameters())
+    for epoch in range(self.n_epochs):
+        epoch_stats = []
+        for batch in rollout_minibatches(self.rollout_buffer, self.batch_size, self.device):
+            loss, batch_stats = ppo_loss(self, batch, clip_range, clip_range_vf)
+            epoch_stats.append(batch_stats)
+            if self.target_kl is not None and batch_stats[4].item() > 1.5 * self.target_kl:
+                continue_training = False
+                break
+            policy.optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(parameters, self.max_grad_norm, foreach=True)
+            policy.optimizer.step()
+        stats += epoch_stats
+        self._n_updates += 1
+        if not continue_training: break
+    self._record_update(torch.stack(stats), torch.stack(epoch_stats)[:, 4], loss, clip_range, clip_range_vf)
+
+def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_range_vf) -> None:
+    "SB3's `train/*` log entries of an update."
+    policy_loss, value_loss, entropy_loss, clip_fraction, _ = stats.double().mean(0).tolist()
+    buf, record = self.rollout_buffer, self.logger.record
+    record('train/entropy_loss', entropy_loss); record('train/policy_gradient_loss', policy_loss)
+    record('train/value_loss', value_loss); record('train/approx_kl', approx_kls.double().mean().item())
+    record('train/clip_fraction', clip_fraction); record('train/loss', loss.item())
+    record('train/explained_variance', explained_variance(buf.values.flatten(), buf.returns.flatten()))
+    if hasattr(self.policy, 'log_std'): record('train/std', torch.exp(self.policy.log_std).mean().item())
+    record('train/n_updates', self._n_updates, exclude='tensorboard'); record('train/clip_range', clip_range)
+    if clip_range_vf is not None: record('train/clip_range_vf', clip_range_vf)
+
+LeanPPO.train, LeanPPO._record_update = _train, _record_update
+
+# %% ../nbs/23_ppo.ipynb #c0046
 def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
               market: MarketData,    # the training split
               seed: int|None=None,   # default: cfg['seed']
