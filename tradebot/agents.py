@@ -4,15 +4,16 @@
 
 # %% ../nbs/20_agents.ipynb #c0002
 from __future__ import annotations
-import json, time
+import json, math, time
 from pathlib import Path
 import numpy as np
+from numba import njit
 import gymnasium as gym
 from .config import TradebotError
 
 # %% auto #0
 __all__ = ['AGENT_CLASSES', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata', 'load_agent',
-           'select_device', 'torch_threads']
+           'select_device', 'torch_threads', 'clipped_adam', 'flat_adam_step']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -137,3 +138,38 @@ class torch_threads:
     def __exit__(self, *exc):
         import torch
         if self.n: torch.set_num_threads(self.before)
+
+# %% ../nbs/20_agents.ipynb #c0023
+@njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
+def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
+                 max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
+                 step: int):                          # Adam's step count, from 1
+    "Scale `grads` to norm <= `max_grad_norm` (as `clip_grad_norm_`), then one Adam step (torch's rule)."
+    total = np.float32(0.0)
+    for i in range(grads.size): total += grads[i] * grads[i]
+    coef = np.float32(min(max_grad_norm / (math.sqrt(total) + 1e-6), 1.0))
+    step_size = np.float32(learning_rate / (1.0 - beta1 ** step))
+    inv_bias2_sqrt = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
+    one_minus_beta1, beta2_32, one_minus_beta2, eps32 = np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps)
+    for i in range(params.size):
+        g = grads[i] * coef
+        grads[i] = g
+        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
+        v = beta2_32 * exp_avg_sq[i] + one_minus_beta2 * g * g
+        exp_avg[i], exp_avg_sq[i] = m, v
+        params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
+
+# %% ../nbs/20_agents.ipynb #c0026
+def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
+                   max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
+                   compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
+    "Clip `grads` to norm <= `max_grad_norm`, then one Adam step on `params` (torch's rule)."
+    if compiled:
+        clipped_adam(params.numpy(), grads.numpy(), exp_avg.numpy(), exp_avg_sq.numpy(), max_grad_norm, learning_rate, beta1, beta2, eps, step)
+        return
+    import torch
+    grads.mul_((max_grad_norm / (torch.linalg.vector_norm(grads) + 1e-6)).clamp_(max=1.0))
+    exp_avg.lerp_(grads, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1 - beta2)
+    denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
+    params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))

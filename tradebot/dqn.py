@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_dqn.ipynb #c0002
 from __future__ import annotations
-import copy, math, time
+import copy, time
 from collections import deque
 from dataclasses import dataclass, fields
 from typing import NamedTuple
@@ -17,14 +17,14 @@ from numba import njit
 from torch import nn
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads
+from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads, flat_adam_step
 from .env import N_ACCOUNT_FEATURES, observation_size
 from .qlearning import linear_epsilon
 
 # %% auto #0
 __all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'gather_observations', 'IndexReplayBuffer',
-           'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target', 'flatten_linears', 'clipped_adam',
-           'greedy_actions', 'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
+           'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target', 'flatten_linears', 'greedy_actions',
+           'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
 
 # %% ../nbs/22_dqn.ipynb #c0005
 @dataclass
@@ -225,27 +225,7 @@ def flatten_linears(linears: list) -> tuple:
     for layer, weight_t, bias in zip(linears, views[0::2], views[1::2]): layer.weight.data, layer.bias.data = weight_t.t(), bias
     return flat, list(zip(views[0::2], views[1::2]))
 
-# %% ../nbs/22_dqn.ipynb #c0036
-@njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
-def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
-                 max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
-                 step: int):                          # Adam's step count, from 1
-    "Scale `grads` to norm <= `max_grad_norm` (as `clip_grad_norm_`), then one Adam step (torch's rule)."
-    total = np.float32(0.0)
-    for i in range(grads.size): total += grads[i] * grads[i]
-    coef = np.float32(min(max_grad_norm / (math.sqrt(total) + 1e-6), 1.0))
-    step_size = np.float32(learning_rate / (1.0 - beta1 ** step))
-    inv_bias2_sqrt = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
-    one_minus_beta1, beta2_32, one_minus_beta2, eps32 = np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps)
-    for i in range(params.size):
-        g = grads[i] * coef
-        grads[i] = g
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = beta2_32 * exp_avg_sq[i] + one_minus_beta2 * g * g
-        exp_avg[i], exp_avg_sq[i] = m, v
-        params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
-
-# %% ../nbs/22_dqn.ipynb #c0039
+# %% ../nbs/22_dqn.ipynb #c0037
 @njit(cache=True, error_model='numpy')
 def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the `flatten_linears` layout)
                    sizes,   # int64 layer widths: obs_size, hidden..., n_actions
@@ -262,7 +242,7 @@ def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the 
     for row in range(obs.shape[0]): actions[row] = np.argmax(x[row])
     return actions
 
-# %% ../nbs/22_dqn.ipynb #c0041
+# %% ../nbs/22_dqn.ipynb #c0039
 class DQNLearner:
     "The Double DQN gradient step of `dqn_update` with Adam, computed by hand on flat parameter vectors."
     def __init__(self, q_net: QNetwork, target_net: QNetwork, # online and target networks (same architecture)
@@ -298,16 +278,9 @@ class DQNLearner:
 
     def adam_step(self) -> None:
         "Clip the gradient norm to `max_grad_norm`, then one Adam step (torch's update rule)."
-        g, (beta1, beta2) = self.grads, self.betas
         self.steps += 1
-        if self.compiled:
-            clipped_adam(self.params.numpy(), g.numpy(), self.exp_avg.numpy(), self.exp_avg_sq.numpy(), self.max_grad_norm,
-                         self.learning_rate, beta1, beta2, self.eps, self.steps); return
-        g.mul_((self.max_grad_norm / (torch.linalg.vector_norm(g) + 1e-6)).clamp_(max=1.0))
-        self.exp_avg.lerp_(g, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** self.steps)).add_(self.eps)
-        self.params.addcdiv_(self.exp_avg, denom, value=-self.learning_rate / (1 - beta1 ** self.steps))
+        flat_adam_step(self.params, self.grads, self.exp_avg, self.exp_avg_sq, self.max_grad_norm, self.learning_rate,
+                       *self.betas, self.eps, self.steps, self.compiled)
 
     def use_window_table(self, windows: torch.Tensor) -> None:
         "Evaluate the target's first layer on every feature window (rows of `windows`) once per sync, not per batch."
@@ -350,7 +323,7 @@ class DQNLearner:
         if self.compiled: return greedy_actions(self.params.numpy(), self.sizes, np.ascontiguousarray(obs, dtype=np.float32))
         with torch.no_grad(): return self.forward(self.layers, torch.as_tensor(obs, device=self.params.device))[0].argmax(1).cpu().numpy()
 
-# %% ../nbs/22_dqn.ipynb #c0047
+# %% ../nbs/22_dqn.ipynb #c0045
 class SingleEnv:
     "A Gymnasium env seen as a one-episode vector env (SB3 auto-reset conventions)."
     def __init__(self, env): self.env, self.num_envs, self._t = env, 1, None
@@ -384,7 +357,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0052
+# %% ../nbs/22_dqn.ipynb #c0050
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -409,7 +382,7 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0054
+# %% ../nbs/22_dqn.ipynb #c0052
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")

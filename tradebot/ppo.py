@@ -22,14 +22,15 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecMonitor
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads
+from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads, flat_adam_step
 from .features import MarketData
 from .vecenv import VecTradingEnv
 
 # %% auto #0
-__all__ = ['HISTORY_NAMES', 'FUSED_ADAM', 'LOG_SQRT_2PI', 'PPOConfig', 'make_ppo_env', 'PPOAgent', 'TrainingMonitor', 'build_ppo',
-           'lean_supported', 'first_layers', 'actor_critic', 'is_discrete', 'action_log_prob', 'action_entropy',
-           'sample_actions', 'LeanPPO', 'rollout_minibatches', 'ppo_loss', 'train_ppo']
+__all__ = ['HISTORY_NAMES', 'FUSED_ADAM', 'ACTIVATIONS', 'LOG_SQRT_2PI', 'PPOConfig', 'make_ppo_env', 'PPOAgent',
+           'TrainingMonitor', 'build_ppo', 'mlp_linears', 'lean_supported', 'first_layers', 'actor_critic',
+           'is_discrete', 'action_log_prob', 'action_entropy', 'sample_actions', 'LeanPPO', 'rollout_minibatches',
+           'ppo_loss', 'PPOLearner', 'train_ppo']
 
 # %% ../nbs/23_ppo.ipynb #c0008
 @dataclass
@@ -134,16 +135,27 @@ def build_ppo(env, hp: PPOConfig, seed: int, device='cpu',
                seed=seed, device=device, verbose=0)
 
 # %% ../nbs/23_ppo.ipynb #c0020
+ACTIVATIONS = {nn.Tanh: (torch.tanh, lambda grad, y: grad * (1 - y * y)),
+               nn.ReLU: (torch.relu, lambda grad, y: torch.ops.aten.threshold_backward(grad, y, 0))}
+
+def mlp_linears(net: nn.Sequential) -> tuple:
+    "The Linear layers of an SB3 MLP and its one activation class (None when it is not one of `ACTIVATIONS`)."
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    kinds = {type(m) for m in net if not isinstance(m, nn.Linear)}
+    return linears, (kinds.pop() if len(kinds) == 1 and kinds <= set(ACTIVATIONS) else None)
+
+# %% ../nbs/23_ppo.ipynb #c0022
 def lean_supported(model: PPO) -> bool:
-    "Whether `LeanPPO`'s loops cover `model`: flat Box observations, Discrete or Gaussian actions, MLP actor and critic."
+    "Whether `LeanPPO`'s loops cover `model`: flat Box observations, Discrete or Gaussian actions, Tanh/ReLU MLP actor and critic."
     policy = model.policy
     nets = policy.mlp_extractor.policy_net, policy.mlp_extractor.value_net
     return (isinstance(model.observation_space, spaces.Box) and len(model.observation_space.shape) == 1
             and isinstance(policy.features_extractor, FlattenExtractor) and policy.share_features_extractor
             and type(policy.action_dist) in (CategoricalDistribution, DiagGaussianDistribution)
-            and all(len(net) and isinstance(net[0], nn.Linear) for net in nets))
+            and all(len(net) and isinstance(net[0], nn.Linear) for net in nets)
+            and mlp_linears(nets[0])[1] is not None and mlp_linears(nets[0])[1] == mlp_linears(nets[1])[1])
 
-# %% ../nbs/23_ppo.ipynb #c0022
+# %% ../nbs/23_ppo.ipynb #c0024
 def first_layers(policy) -> tuple:
     "Weight and bias of the actor's and critic's first layers stacked: both read the observation in one matmul."
     pi, vf = policy.mlp_extractor.policy_net[0], policy.mlp_extractor.value_net[0]
@@ -165,7 +177,7 @@ def actor_critic(policy,                  # SB3 `ActorCriticPolicy` (`lean_suppo
     for layer in list(vf_net)[1:]: latent_vf = _apply(layer, latent_vf)
     return _apply(policy.action_net, latent_pi), _apply(policy.value_net, latent_vf).flatten()
 
-# %% ../nbs/23_ppo.ipynb #c0026
+# %% ../nbs/23_ppo.ipynb #c0028
 LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 def is_discrete(policy) -> bool: return isinstance(policy.action_dist, CategoricalDistribution)
@@ -187,9 +199,10 @@ def sample_actions(policy, params: torch.Tensor) -> torch.Tensor:
     if is_discrete(policy): return torch.multinomial(F.softmax(params, -1), 1, True).T.reshape(-1)
     return params + torch.empty_like(params).normal_() * policy.log_std.exp()
 
-# %% ../nbs/23_ppo.ipynb #c0029
+# %% ../nbs/23_ppo.ipynb #c0031
 class LeanPPO(PPO):
     "stable-baselines3's PPO with lean `collect_rollouts` and `train` loops (same maths, tested equal to SB3's)."
+    def _excluded_save_params(self) -> list: return super()._excluded_save_params() + ['_learner']   # rebuilt on load
 
 def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
     "Fill `rollout_buffer` with `n_rollout_steps` steps of each of `env`'s episodes, as SB3's loop does."
@@ -226,7 +239,7 @@ def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_st
 
 LeanPPO.collect_rollouts = _collect_rollouts
 
-# %% ../nbs/23_ppo.ipynb #c0035
+# %% ../nbs/23_ppo.ipynb #c0037
 def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
                         batch_size: int,
                         device='cpu',
@@ -241,7 +254,7 @@ def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
         batch = rows[start:start + batch_size]
         yield torch.as_tensor(obs[batch], device=device), torch.as_tensor(actions[batch], device=device), *torch.as_tensor(columns[batch], device=device).unbind(1)
 
-# %% ../nbs/23_ppo.ipynb #c0038
+# %% ../nbs/23_ppo.ipynb #c0040
 def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advantage and the policy
              batch: tuple,         # from `rollout_minibatches`
              clip_range: float,    # ε of the clipped surrogate
@@ -262,31 +275,146 @@ def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advan
         stats = torch.stack([policy_loss, value_loss, entropy_loss, ((ratio - 1).abs() > clip_range).float().mean(), ((ratio - 1) - log_ratio).mean()])
     return loss, stats
 
-# %% ../nbs/23_ppo.ipynb #c0040
+# %% ../nbs/23_ppo.ipynb #c0042
+class PPOLearner:
+    "PPO's gradient step (`ppo_loss`, gradient clipping, the policy's Adam) for an SB3 MLP actor-critic, by hand."
+    def __init__(self, policy,                 # SB3 `ActorCriticPolicy` that `lean_supported` accepts
+                 compiled: bool|None=None):    # numba Adam; default: on the CPU
+        (pi, act), (vf, vf_act) = mlp_linears(policy.mlp_extractor.policy_net), mlp_linears(policy.mlp_extractor.value_net)
+        if act is None or act != vf_act: raise TradebotError("PPOLearner: actor and critic need the same Tanh or ReLU activation")
+        self.policy, self.discrete = policy, is_discrete(policy)
+        self.activation, self.activation_grad = ACTIVATIONS[act]
+        self.pi, self.vf, self.n_pi = pi[1:] + [policy.action_net], vf[1:] + [policy.value_net], pi[0].out_features
+        order = [pi[0].weight, vf[0].weight, pi[0].bias, vf[0].bias] + [p for layer in self.pi + self.vf for p in (layer.weight, layer.bias)]
+        order += [] if self.discrete else [policy.log_std]
+        if {id(p) for p in order} != {id(p) for p in policy.parameters()}: raise TradebotError("PPOLearner: unexpected policy parameters")
+        self.params = torch.cat([p.detach().reshape(-1) for p in order])
+        self.grads = torch.zeros_like(self.params)
+        self.views, self.grad_views, offset = {}, {}, 0
+        for p in order:
+            self.views[p], self.grad_views[p] = self.params[offset:offset + p.numel()].view_as(p), self.grads[offset:offset + p.numel()].view_as(p)
+            p.data = self.views[p]; offset += p.numel()
+        n_first = pi[0].weight.numel() + vf[0].weight.numel()
+        self.first_weight = self.params[:n_first].view(-1, pi[0].in_features)   # actor rows, then critic rows
+        self.first_grad = self.grads[:n_first].view(-1, pi[0].in_features)
+        self.first_bias = self.params[n_first:n_first + len(self.first_weight)]
+        self.first_bias_grad = self.grads[n_first:n_first + len(self.first_weight)]
+        self.compiled = self.params.device.type == 'cpu' if compiled is None else compiled
+        self._adam_state(policy.optimizer, order)
+
+    def _adam_state(self, optimizer, order) -> None:
+        "Adam's moments as views of two flat vectors, kept in `optimizer`'s state (imported from it when present)."
+        self.exp_avg, self.exp_avg_sq = torch.zeros_like(self.params), torch.zeros_like(self.params)
+        self.steps, self.state, self.order, offset = 0, optimizer.state, order, 0
+        group = optimizer.param_groups[0]
+        for p in order:
+            old = optimizer.state.get(p, {})
+            moments = [vector[offset:offset + p.numel()].view_as(p) for vector in (self.exp_avg, self.exp_avg_sq)]
+            if 'exp_avg' in old:
+                moments[0].copy_(old['exp_avg']); moments[1].copy_(old['exp_avg_sq']); self.steps = int(old['step'])
+            step_device = p.device if group.get('fused') or group.get('capturable') else 'cpu'   # where torch's Adam keeps it
+            optimizer.state[p] = {'step': torch.tensor(float(self.steps), device=step_device), 'exp_avg': moments[0], 'exp_avg_sq': moments[1]}
+            offset += p.numel()
+
+    def forward(self, obs: torch.Tensor) -> tuple:
+        "Action parameters (logits or means), values (B,), and the input of each actor and critic layer."
+        hidden = torch.addmm(self.first_bias, obs, self.first_weight.t())
+        x_pi, x_vf = self.activation(hidden[:, :self.n_pi]), self.activation(hidden[:, self.n_pi:])
+        pi_inputs, vf_inputs = [x_pi], [x_vf]
+        for layer in self.pi[:-1]: x_pi = self.activation(torch.addmm(layer.bias, x_pi, layer.weight.t())); pi_inputs.append(x_pi)
+        for layer in self.vf[:-1]: x_vf = self.activation(torch.addmm(layer.bias, x_vf, layer.weight.t())); vf_inputs.append(x_vf)
+        head, value = self.pi[-1], self.vf[-1]
+        return torch.addmm(head.bias, x_pi, head.weight.t()), torch.addmm(value.bias, x_vf, value.weight.t()).flatten(), pi_inputs, vf_inputs
+
+    def _backward(self, layers: list, inputs: list, grad: torch.Tensor) -> torch.Tensor:
+        "Gradients of `layers` (last first) into `self.grads`; returns the gradient at the first layer's output."
+        for layer, x in zip(reversed(layers), reversed(inputs)):
+            torch.mm(grad.t(), x, out=self.grad_views[layer.weight]); torch.sum(grad, 0, out=self.grad_views[layer.bias])
+            grad = self.activation_grad(torch.mm(grad, layer.weight), x)
+        return grad
+
+    def loss_and_gradient(self, batch: tuple, clip_range: float, clip_range_vf: float|None, ent_coef: float, vf_coef: float,
+                          normalize_advantage: bool) -> tuple:
+        "`ppo_loss`'s loss and statistics for `batch`, with the loss's gradient written into `self.grads`."
+        with torch.no_grad(): return self._loss_and_gradient(batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage)
+
+    def _loss_and_gradient(self, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
+        obs, actions, old_values, old_log_probs, advantages, returns = batch
+        params, values, pi_inputs, vf_inputs = self.forward(obs)
+        n = len(obs)
+        if self.discrete:
+            log_pi = F.log_softmax(params, -1); pi = log_pi.exp()
+            taken = actions.long().view(-1, 1)
+            log_prob, entropy = log_pi.gather(1, taken).flatten(), -(pi * log_pi).sum(-1)
+        else:
+            log_std = self.policy.log_std; std = log_std.exp()
+            z = (actions - params) / std
+            log_prob = (-0.5 * z * z - log_std - LOG_SQRT_2PI).sum(-1)
+            entropy = (0.5 + LOG_SQRT_2PI + log_std).sum().expand(n)
+        log_ratio = log_prob - old_log_probs
+        ratio = log_ratio.exp()
+        if normalize_advantage and n > 1: advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        unclipped, clipped = advantages * ratio, advantages * ratio.clamp(1 - clip_range, 1 + clip_range)
+        policy_loss = -torch.minimum(unclipped, clipped).mean()
+        value_used, value_kept = values, None
+        if clip_range_vf is not None:
+            change = values - old_values
+            value_used, value_kept = old_values + change.clamp(-clip_range_vf, clip_range_vf), change.abs() <= clip_range_vf
+        value_error = value_used - returns
+        value_loss, entropy_loss = value_error.square().mean(), -entropy.mean()
+        # gradients: d loss / d log_prob, then w.r.t. the action parameters and the values
+        inside = (ratio >= 1 - clip_range) & (ratio <= 1 + clip_range)
+        grad_log_prob = -torch.where((unclipped < clipped) | inside, advantages, 0.0) * ratio / n
+        if self.discrete:
+            grad_params = (torch.zeros_like(pi).scatter_(1, taken, 1.0) - pi) * grad_log_prob[:, None] + (ent_coef / n) * pi * (log_pi + entropy[:, None])
+        else:
+            grad_params = grad_log_prob[:, None] * z / std
+            self.grad_views[log_std].copy_((grad_log_prob[:, None] * (z * z - 1)).sum(0) - ent_coef)
+        grad_values = (2 * vf_coef / n) * value_error
+        if value_kept is not None: grad_values = grad_values * value_kept
+        first_pi = self._backward(self.pi, pi_inputs, grad_params)
+        first_vf = self._backward(self.vf, vf_inputs, grad_values[:, None])
+        grad_hidden = torch.cat([first_pi, first_vf], 1)
+        torch.mm(grad_hidden.t(), obs, out=self.first_grad); torch.sum(grad_hidden, 0, out=self.first_bias_grad)
+        loss = policy_loss + ent_coef * entropy_loss + vf_coef * value_loss
+        clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
+        return loss, torch.stack([policy_loss, value_loss, entropy_loss, clip_fraction, ((ratio - 1) - log_ratio).mean()])
+
+    def adam_step(self, max_grad_norm: float) -> None:
+        "Clip the gradient norm, then one Adam step with the policy optimizer's hyperparameters."
+        group = self.policy.optimizer.param_groups[0]
+        self.steps += 1
+        flat_adam_step(self.params, self.grads, self.exp_avg, self.exp_avg_sq, max_grad_norm, group['lr'], *group['betas'],
+                       group['eps'], self.steps, self.compiled)
+
+    def sync_state(self) -> None:
+        "Write the step count into the optimizer's state (the moments are already views of ours)."
+        for p in self.order: self.state[p]['step'].fill_(float(self.steps))
+
+# %% ../nbs/23_ppo.ipynb #c0046
 def _train(self: LeanPPO) -> None:
-    "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries."
+    "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries, through `PPOLearner`."
     if not lean_supported(self): return PPO.train(self)
     policy = self.policy
     policy.set_training_mode(True)
     self._update_learning_rate(policy.optimizer)
+    if getattr(self, '_learner', None) is None or self._learner.policy is not policy: self._learner = PPOLearner(policy)
     clip_range = self.clip_range(self._current_progress_remaining)
     clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
-    stats, continue_training, parameters = [], True, list(policy.parameters())
+    stats, continue_training = [], True
     for epoch in range(self.n_epochs):
         epoch_stats = []
         for batch in rollout_minibatches(self.rollout_buffer, self.batch_size, self.device):
-            loss, batch_stats = ppo_loss(self, batch, clip_range, clip_range_vf)
+            loss, batch_stats = self._learner.loss_and_gradient(batch, clip_range, clip_range_vf, self.ent_coef, self.vf_coef, self.normalize_advantage)
             epoch_stats.append(batch_stats)
             if self.target_kl is not None and batch_stats[4].item() > 1.5 * self.target_kl:
                 continue_training = False
                 break
-            policy.optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(parameters, self.max_grad_norm, foreach=True)
-            policy.optimizer.step()
+            self._learner.adam_step(self.max_grad_norm)
         stats += epoch_stats
         self._n_updates += 1
         if not continue_training: break
+    self._learner.sync_state()
     self._record_update(torch.stack(stats), torch.stack(epoch_stats)[:, 4], loss, clip_range, clip_range_vf)
 
 def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_range_vf) -> None:
@@ -303,7 +431,7 @@ def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_rang
 
 LeanPPO.train, LeanPPO._record_update = _train, _record_update
 
-# %% ../nbs/23_ppo.ipynb #c0046
+# %% ../nbs/23_ppo.ipynb #c0052
 def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
               market: MarketData,    # the training split
               seed: int|None=None,   # default: cfg['seed']
