@@ -312,11 +312,8 @@ class DQNLearner:
         return td_loss, q_taken.mean()
 
     def sync_target(self, tau: float=1.0) -> None:
-        "Hard (`tau=1`) or Polyak update of the target network."
-        with torch.no_grad():
-            if tau >= 1.0: self.target_params.copy_(self.params)
-            else: self.target_params.lerp_(self.params, tau)
-        self._refresh_table()
+        "`update_target` (hard for `tau=1`, else Polyak), then the target's window table."
+        update_target(self.q_net, self.target_net, tau); self._refresh_table()
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         "argmax_a Q(obs, a) for a batch of observations (N, obs_size)."

@@ -290,10 +290,10 @@ class PPOLearner:
         if {id(p) for p in order} != {id(p) for p in policy.parameters()}: raise TradebotError("PPOLearner: unexpected policy parameters")
         self.params = torch.cat([p.detach().reshape(-1) for p in order])
         self.grads = torch.zeros_like(self.params)
-        self.views, self.grad_views, offset = {}, {}, 0
+        self.grad_views, offset = {}, 0                                     # parameter -> its gradient's view
         for p in order:
-            self.views[p], self.grad_views[p] = self.params[offset:offset + p.numel()].view_as(p), self.grads[offset:offset + p.numel()].view_as(p)
-            p.data = self.views[p]; offset += p.numel()
+            p.data, self.grad_views[p] = self.params[offset:offset + p.numel()].view_as(p), self.grads[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
         n_first = pi[0].weight.numel() + vf[0].weight.numel()
         self.first_weight = self.params[:n_first].view(-1, pi[0].in_features)   # actor rows, then critic rows
         self.first_grad = self.grads[:n_first].view(-1, pi[0].in_features)
