@@ -4,11 +4,12 @@
 
 # %% ../nbs/23_ppo.ipynb #c0002
 from __future__ import annotations
-import math, time
+import math, os, time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
+from numba import njit
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -29,8 +30,9 @@ from .vecenv import VecTradingEnv
 # %% auto #0
 __all__ = ['HISTORY_NAMES', 'FUSED_ADAM', 'ACTIVATIONS', 'LOG_SQRT_2PI', 'PPOConfig', 'make_ppo_env', 'PPOAgent',
            'TrainingMonitor', 'build_ppo', 'mlp_linears', 'lean_supported', 'first_layers', 'actor_critic',
-           'is_discrete', 'action_log_prob', 'action_entropy', 'sample_actions', 'LeanPPO', 'rollout_minibatches',
-           'ppo_loss', 'PPOLearner', 'train_ppo']
+           'layer_tensors', 'mlp_forward', 'block_layers', 'block_forward', 'is_discrete', 'action_log_prob',
+           'action_entropy', 'sample_actions', 'sample_categorical', 'LeanPPO', 'gae_advantages', 'rollout_minibatches',
+           'ppo_loss', 'ppo_head_gradient', 'PPOLearner', 'train_ppo']
 
 # %% ../nbs/23_ppo.ipynb #c0008
 @dataclass
@@ -49,7 +51,8 @@ class PPOConfig:
     max_grad_norm: float = 0.5    # gradient clipping
     hidden_sizes: tuple = (64, 64) # MLP layers of the policy and value networks
     episode_length: int = 2048    # training episodes: random windows of this many bars; 0 = the whole split
-    num_threads: int = 1          # torch CPU threads while training
+    num_threads: int = 1          # torch CPU threads while training (rollouts: 16-row matmuls, fastest on one)
+    update_threads: int = 2       # torch CPU threads for LeanPPO's gradient updates (512-row matmuls); 0 = num_threads
     timesteps: int = 1_000_000    # environment steps of training (rounded up to whole rollouts)
     device: str = 'auto'          # auto (cuda when available) | cpu | cuda | cuda:N (`tradebot.agents.select_device`)
 
@@ -64,6 +67,7 @@ class PPOConfig:
         out.hidden_sizes = tuple(out.hidden_sizes)
         for key in ('n_envs', 'n_steps', 'batch_size', 'n_epochs', 'timesteps', 'num_threads'):
             if getattr(out, key) < 1: raise TradebotError(f"agent.{key}: must be >= 1, got {getattr(out, key)}")
+        if out.update_threads < 0: raise TradebotError(f"agent.update_threads: must be >= 0, got {out.update_threads}")
         return out
 
 # %% ../nbs/23_ppo.ipynb #c0011
@@ -129,14 +133,16 @@ def build_ppo(env, hp: PPOConfig, seed: int, device='cpu',
     "An untrained PPO model (SB3's `PPO` class or `LeanPPO`) for `env` with the hyperparameters `hp`."
     optimizer_kwargs = {'eps': 1e-5, **({'fused': True} if FUSED_ADAM else {})}   # SB3's PPO eps; one Adam kernel per step
     policy_kwargs = {'net_arch': list(hp.hidden_sizes), 'optimizer_kwargs': optimizer_kwargs}
-    return (algorithm or LeanPPO)('MlpPolicy', env, n_steps=hp.n_steps, batch_size=hp.batch_size, n_epochs=hp.n_epochs,
+    model = (algorithm or LeanPPO)('MlpPolicy', env, n_steps=hp.n_steps, batch_size=hp.batch_size, n_epochs=hp.n_epochs,
                learning_rate=hp.learning_rate, gamma=hp.gamma, gae_lambda=hp.gae_lambda, clip_range=hp.clip_range,
                ent_coef=hp.ent_coef, vf_coef=hp.vf_coef, max_grad_norm=hp.max_grad_norm, policy_kwargs=policy_kwargs,
                seed=seed, device=device, verbose=0)
+    model.update_threads = hp.update_threads   # read by LeanPPO.train
+    return model
 
 # %% ../nbs/23_ppo.ipynb #c0020
-ACTIVATIONS = {nn.Tanh: (torch.tanh, lambda grad, y: grad * (1 - y * y)),
-               nn.ReLU: (torch.relu, lambda grad, y: torch.ops.aten.threshold_backward(grad, y, 0))}
+ACTIVATIONS = {nn.Tanh: (torch.tanh, torch.ops.aten.tanh_backward.grad_input),   # (forward, backward(grad, y, *, grad_input=out))
+               nn.ReLU: (torch.relu, lambda grad, y, grad_input: torch.ops.aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad_input))}
 
 def mlp_linears(net: nn.Sequential) -> tuple:
     "The Linear layers of an SB3 MLP and its one activation class (None when it is not one of `ACTIVATIONS`)."
@@ -166,10 +172,9 @@ def _apply(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def actor_critic(policy,                  # SB3 `ActorCriticPolicy` (`lean_supported`)
                  obs: torch.Tensor,       # (N, obs_size) float observations
-                 first: tuple|None=None,  # `first_layers(policy)`, when already computed
                 ) -> tuple:
     "Action logits (Discrete) or Gaussian means (Box), and values (N,)."
-    weight, bias = first_layers(policy) if first is None else first
+    weight, bias = first_layers(policy)
     pi_net, vf_net = policy.mlp_extractor.policy_net, policy.mlp_extractor.value_net
     hidden = F.linear(obs, weight, bias)
     latent_pi, latent_vf = hidden[:, :pi_net[0].out_features], hidden[:, pi_net[0].out_features:]
@@ -178,6 +183,40 @@ def actor_critic(policy,                  # SB3 `ActorCriticPolicy` (`lean_suppo
     return _apply(policy.action_net, latent_pi), _apply(policy.value_net, latent_vf).flatten()
 
 # %% ../nbs/23_ppo.ipynb #c0028
+def layer_tensors(policy) -> tuple:
+    "`(first_weight, first_bias, actor, critic, activation)`: the stacked first layers, the later layers as (weight, bias) pairs, heads last."
+    (pi, act), (vf, _) = mlp_linears(policy.mlp_extractor.policy_net), mlp_linears(policy.mlp_extractor.value_net)
+    def pairs(layers): return [(layer.weight, layer.bias) for layer in layers]
+    return (*first_layers(policy), pairs(pi[1:] + [policy.action_net]), pairs(vf[1:] + [policy.value_net]), ACTIVATIONS[act][0])
+
+def mlp_forward(obs: torch.Tensor, first_weight, first_bias, actor: list, critic: list, activation,
+                heads: bool=True,   # False: stop before the heads, returning None for their outputs
+               ) -> tuple:
+    "Action parameters, values (N,), and the inputs of the actor's and critic's later layers (`layer_tensors`)."
+    hidden = activation(torch.addmm(first_bias, obs, first_weight.t()))
+    n_actor = actor[0][0].shape[1]
+    x_pi, x_vf = hidden[:, :n_actor], hidden[:, n_actor:]
+    pi_inputs, vf_inputs = [x_pi], [x_vf]
+    for weight, bias in actor[:-1]: x_pi = activation(torch.addmm(bias, x_pi, weight.t())); pi_inputs.append(x_pi)
+    for weight, bias in critic[:-1]: x_vf = activation(torch.addmm(bias, x_vf, weight.t())); vf_inputs.append(x_vf)
+    if not heads: return None, None, pi_inputs, vf_inputs
+    (head_weight, head_bias), (value_weight, value_bias) = actor[-1], critic[-1]
+    return torch.addmm(head_bias, x_pi, head_weight.t()), torch.addmm(value_bias, x_vf, value_weight.t()).flatten(), pi_inputs, vf_inputs
+
+# %% ../nbs/23_ppo.ipynb #c0031
+def block_layers(first_weight, first_bias, actor: list, critic: list) -> list:
+    "Per depth one (weight as (in, out), bias): the stacked first layers, then the actor's and critic's later layers (`layer_tensors`, equal depths) block-diagonal."
+    layers = [(first_weight, first_bias)] + [(torch.block_diag(w_pi, w_vf), torch.cat([b_pi, b_vf])) for (w_pi, b_pi), (w_vf, b_vf) in zip(actor, critic)]
+    return [(weight.t().contiguous(), bias) for weight, bias in layers]   # (in, out) in memory: a faster matmul for few rows
+
+def block_forward(obs: torch.Tensor, blocks: list, activation) -> tuple:
+    "Action parameters and values (N,) of the network through `block_layers`."
+    x = obs
+    for weight, bias in blocks[:-1]: x = activation(torch.addmm(bias, x, weight))
+    out = torch.addmm(blocks[-1][1], x, blocks[-1][0])
+    return out[:, :-1], out[:, -1]
+
+# %% ../nbs/23_ppo.ipynb #c0034
 LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 def is_discrete(policy) -> bool: return isinstance(policy.action_dist, CategoricalDistribution)
@@ -199,10 +238,51 @@ def sample_actions(policy, params: torch.Tensor) -> torch.Tensor:
     if is_discrete(policy): return torch.multinomial(F.softmax(params, -1), 1, True).T.reshape(-1)
     return params + torch.empty_like(params).normal_() * policy.log_std.exp()
 
-# %% ../nbs/23_ppo.ipynb #c0031
+# %% ../nbs/23_ppo.ipynb #c0037
+@njit(cache=True)
+def sample_categorical(logits,    # (N, A) float32 logits
+                       uniforms,  # (N,) float64 draws in [0, 1)
+                       out):      # (N,) int64, filled with the sampled codes
+    "Row i: the first action whose cumulative softmax probability exceeds `uniforms[i]` (inverse-CDF sampling)."
+    n_actions = logits.shape[1]
+    for i in range(logits.shape[0]):
+        top = logits[i, 0]
+        for j in range(1, n_actions): top = max(top, logits[i, j])
+        total = 0.0
+        for j in range(n_actions): total += math.exp(logits[i, j] - top)
+        target, cumulative, out[i] = uniforms[i] * total, 0.0, n_actions - 1   # the last action also takes rounding's leftovers
+        for j in range(n_actions):
+            cumulative += math.exp(logits[i, j] - top)
+            if target < cumulative:
+                out[i] = j
+                break
+
+# %% ../nbs/23_ppo.ipynb #c0041
 class LeanPPO(PPO):
     "stable-baselines3's PPO with lean `collect_rollouts` and `train` loops (same maths, tested equal to SB3's)."
     def _excluded_save_params(self) -> list: return super()._excluded_save_params() + ['_learner']   # rebuilt on load
+
+@njit(cache=True)
+def gae_advantages(rewards, values, episode_starts, # (n_steps, n_envs) float32 arrays of the rollout
+                   last_values, last_dones,          # (n_envs,) float32: values of the observations after it, and its last dones
+                   gamma: float, gae_lambda: float,
+                   advantages):                      # (n_steps, n_envs) float32, filled
+    "GAE(λ) advantages, backwards from the bootstrap values (SB3's `RolloutBuffer.compute_returns_and_advantage`, compiled)."
+    n_steps, n_envs = rewards.shape
+    for env in range(n_envs):
+        running = 0.0
+        for step in range(n_steps - 1, -1, -1):
+            if step == n_steps - 1: keep, next_value = 1.0 - last_dones[env], last_values[env]
+            else: keep, next_value = 1.0 - episode_starts[step + 1, env], values[step + 1, env]
+            running = rewards[step, env] + gamma * next_value * keep - values[step, env] + gamma * gae_lambda * keep * running
+            advantages[step, env] = running
+
+def _rollout_forward(policy, device) -> callable:
+    "obs (numpy) -> (action parameters, values) with the policy's current weights: `block_forward` (`mlp_forward` when actor and critic differ in depth)."
+    first_weight, first_bias, actor, critic, activation = layers = layer_tensors(policy)
+    if len(actor) != len(critic): return lambda obs: mlp_forward(torch.as_tensor(obs, device=device).float(), *layers)[:2]
+    blocks = block_layers(first_weight, first_bias, actor, critic)
+    return lambda obs: block_forward(torch.as_tensor(obs, device=device).float(), blocks, activation)
 
 def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
     "Fill `rollout_buffer` with `n_rollout_steps` steps of each of `env`'s episodes, as SB3's loop does."
@@ -210,15 +290,21 @@ def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_st
     policy, buf, box = self.policy, rollout_buffer, isinstance(self.action_space, spaces.Box)
     policy.set_training_mode(False)
     buf.reset(); callback.on_rollout_start()
-    values, log_probs = [], []
+    values, log_probs, logits, discrete = [], [], [], is_discrete(policy)
+    if discrete:                                           # `sample_categorical`'s uniforms and the codes it draws
+        uniforms = torch.rand(n_rollout_steps, env.num_envs, dtype=torch.float64).numpy()
+        codes = np.empty((n_rollout_steps, env.num_envs), np.int64)
     with torch.no_grad():
-        first = first_layers(policy)          # the weights do not change during a rollout
-        def forward(obs): return actor_critic(policy, torch.as_tensor(obs, device=self.device).float(), first)
+        forward = _rollout_forward(policy, self.device)    # the weights do not change during a rollout
         for step in range(n_rollout_steps):
             params, value = forward(self._last_obs)
-            actions = sample_actions(policy, params)
-            values.append(value); log_probs.append(action_log_prob(policy, params, actions))
-            actions = actions.cpu().numpy()
+            if discrete:                                   # log-probabilities after the loop
+                sample_categorical(params.cpu().numpy(), uniforms[step], codes[step])
+                logits.append(params); actions = codes[step]
+            else:
+                actions = sample_actions(policy, params); log_probs.append(action_log_prob(policy, params, actions))
+                actions = actions.cpu().numpy()
+            values.append(value)
             new_obs, rewards, dones, infos = env.step(np.clip(actions, self.action_space.low, self.action_space.high) if box else actions)
             self.num_timesteps += env.num_envs
             callback.update_locals(locals())
@@ -230,16 +316,19 @@ def _collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_st
             buf.observations[step], buf.actions[step] = self._last_obs, actions.reshape(buf.n_envs, buf.action_dim)
             buf.rewards[step], buf.episode_starts[step] = rewards, self._last_episode_starts
             self._last_obs, self._last_episode_starts = new_obs, dones
-        buf.values[:], buf.log_probs[:] = torch.stack(values).cpu().numpy(), torch.stack(log_probs).cpu().numpy()
+        if discrete: log_probs = [F.log_softmax(torch.stack(logits), -1).gather(2, torch.as_tensor(codes, device=self.device)[..., None])]
+        buf.values[:], buf.log_probs[:] = torch.stack(values).cpu().numpy(), torch.cat(log_probs).view(n_rollout_steps, -1).cpu().numpy()
         buf.pos, buf.full = n_rollout_steps, True
-        buf.compute_returns_and_advantage(last_values=forward(new_obs)[1], dones=dones)
+        gae_advantages(buf.rewards, buf.values, buf.episode_starts, forward(new_obs)[1].cpu().numpy(), dones.astype(np.float32),
+                       self.gamma, self.gae_lambda, buf.advantages)
+        buf.returns = buf.advantages + buf.values
     callback.update_locals(locals())
     callback.on_rollout_end()
     return True
 
 LeanPPO.collect_rollouts = _collect_rollouts
 
-# %% ../nbs/23_ppo.ipynb #c0037
+# %% ../nbs/23_ppo.ipynb #c0047
 def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
                         batch_size: int,
                         device='cpu',
@@ -248,13 +337,14 @@ def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
     size = buffer.buffer_size * buffer.n_envs
     order = np.random.permutation(size)
     rows = order if buffer.generator_ready else (order % buffer.buffer_size) * buffer.n_envs + order // buffer.buffer_size
-    obs, actions = buffer.observations.reshape(size, -1), buffer.actions.reshape(size, -1)
-    columns = np.stack([a.reshape(size) for a in (buffer.values, buffer.log_probs, buffer.advantages, buffer.returns)], 1)
+    rows = torch.from_numpy(rows)
+    obs, actions = torch.from_numpy(buffer.observations.reshape(size, -1)), torch.from_numpy(buffer.actions.reshape(size, -1))
+    columns = torch.from_numpy(np.stack([a.reshape(size) for a in (buffer.values, buffer.log_probs, buffer.advantages, buffer.returns)], 1))
     for start in range(0, size, batch_size):
         batch = rows[start:start + batch_size]
-        yield torch.as_tensor(obs[batch], device=device), torch.as_tensor(actions[batch], device=device), *torch.as_tensor(columns[batch], device=device).unbind(1)
+        yield obs.index_select(0, batch).to(device), actions.index_select(0, batch).to(device), *columns.index_select(0, batch).to(device).unbind(1)
 
-# %% ../nbs/23_ppo.ipynb #c0040
+# %% ../nbs/23_ppo.ipynb #c0050
 def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advantage and the policy
              batch: tuple,         # from `rollout_minibatches`
              clip_range: float,    # ε of the clipped surrogate
@@ -275,7 +365,105 @@ def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advan
         stats = torch.stack([policy_loss, value_loss, entropy_loss, ((ratio - 1).abs() > clip_range).float().mean(), ((ratio - 1) - log_ratio).mean()])
     return loss, stats
 
-# %% ../nbs/23_ppo.ipynb #c0042
+# %% ../nbs/23_ppo.ipynb #c0052
+@njit(cache=True, error_model='numpy', fastmath={'reassoc', 'contract', 'nsz'})
+def ppo_head_gradient(x_pi, x_vf,    # (B, H) float32: inputs of the action head and the value head
+                      head_weight, head_bias, value_weight, value_bias, # (A, H), (A,), (1, H), (1,) float32
+                      actions,       # (B, action_dim) float32: the rollout's actions (discrete: codes in column 0)
+                      old_values, old_log_probs, advantages, returns, # (B,) float32 each, from the rollout
+                      log_std,       # (A,) float32: the Gaussian's log σ (empty when discrete)
+                      discrete: bool, clip_range: float,
+                      clip_range_vf: float, # nan: no value clipping
+                      ent_coef: float, vf_coef: float, normalize_advantage: bool,
+                      grad_x_pi, grad_x_vf, # (B, H) float32 out: d loss / d head inputs
+                      grad_head_weight, grad_head_bias, grad_value_weight, grad_value_bias, grad_log_std, # float32 out
+                     ) -> np.ndarray:
+    "The heads and `ppo_loss` in one pass: the gradients w.r.t. the heads' inputs and parameters; returns `[loss, policy_loss, value_loss, entropy_loss, clipfrac, approx_kl]`."
+    n, n_actions = x_pi.shape[0], head_weight.shape[0]
+    mean, scale = 0.0, 1.0
+    if normalize_advantage and n > 1:
+        for i in range(n): mean += advantages[i]
+        mean /= n
+        spread = 0.0
+        for i in range(n): spread += (advantages[i] - mean) ** 2
+        scale = math.sqrt(spread / (n - 1)) + 1e-8
+    params, grad_params = np.empty(n_actions), np.empty(n_actions)
+    log_pi, pi = np.empty(n_actions), np.empty(n_actions)
+    sum_head, sum_head_bias = np.zeros(head_weight.shape, np.float32), np.zeros(n_actions)   # float32 where vectorised
+    sum_value, sum_value_bias = np.zeros(value_weight.shape[1], np.float32), 0.0
+    gaussian_entropy = 0.0
+    for j in range(log_std.shape[0]):
+        gaussian_entropy += 0.5 + LOG_SQRT_2PI + log_std[j]
+        grad_log_std[j] = -ent_coef
+    policy_sum = value_sum = entropy_sum = clipped_count = kl_sum = 0.0
+    for i in range(n):
+        for j in range(n_actions):                                   # the heads
+            dot = np.float32(0.0)
+            for k in range(x_pi.shape[1]): dot += x_pi[i, k] * head_weight[j, k]
+            params[j] = head_bias[j] + dot
+        dot = np.float32(0.0)
+        for k in range(x_vf.shape[1]): dot += x_vf[i, k] * value_weight[0, k]
+        value = value_bias[0] + dot
+        if discrete:
+            top = params[0]
+            for j in range(1, n_actions): top = max(top, params[j])
+            total = 0.0
+            for j in range(n_actions):
+                pi[j] = math.exp(params[j] - top); total += pi[j]
+            log_total, entropy = math.log(total), 0.0
+            for j in range(n_actions):
+                log_pi[j], pi[j] = params[j] - top - log_total, pi[j] / total
+                entropy -= pi[j] * log_pi[j]
+            log_prob = log_pi[int(actions[i, 0])]
+        else:
+            log_prob, entropy = 0.0, gaussian_entropy
+            for j in range(n_actions):
+                z = (actions[i, j] - params[j]) / math.exp(log_std[j])
+                log_prob += -0.5 * z * z - log_std[j] - LOG_SQRT_2PI
+        log_ratio = log_prob - old_log_probs[i]
+        ratio = math.exp(log_ratio)
+        advantage = (advantages[i] - mean) / scale
+        unclipped, clipped = advantage * ratio, advantage * min(max(ratio, 1 - clip_range), 1 + clip_range)
+        policy_sum += min(unclipped, clipped)
+        inside = 1 - clip_range <= ratio <= 1 + clip_range
+        grad_log_prob = -(advantage if unclipped < clipped or inside else 0.0) * ratio / n
+        if discrete:
+            for j in range(n_actions):
+                grad_params[j] = ((1.0 if j == int(actions[i, 0]) else 0.0) - pi[j]) * grad_log_prob + ent_coef / n * pi[j] * (log_pi[j] + entropy)
+        else:
+            for j in range(n_actions):
+                std = math.exp(log_std[j])
+                z = (actions[i, j] - params[j]) / std
+                grad_params[j] = grad_log_prob * z / std
+                grad_log_std[j] += grad_log_prob * (z * z - 1)
+        used, kept = value, 1.0
+        if not math.isnan(clip_range_vf):
+            change = value - old_values[i]
+            used, kept = old_values[i] + min(max(change, -clip_range_vf), clip_range_vf), 1.0 if abs(change) <= clip_range_vf else 0.0
+        error = used - returns[i]
+        value_sum += error * error
+        grad_value = 2 * vf_coef / n * error * kept
+        entropy_sum += entropy
+        clipped_count += abs(ratio - 1) > clip_range
+        kl_sum += (ratio - 1) - log_ratio
+        grad_x_pi[i] = 0.0                                           # back through the heads
+        for j in range(n_actions):
+            g = np.float32(grad_params[j])
+            for k in range(x_pi.shape[1]):
+                grad_x_pi[i, k] += g * head_weight[j, k]
+                sum_head[j, k] += g * x_pi[i, k]
+            sum_head_bias[j] += grad_params[j]
+        g = np.float32(grad_value)
+        for k in range(x_vf.shape[1]):
+            grad_x_vf[i, k] = g * value_weight[0, k]
+            sum_value[k] += g * x_vf[i, k]
+        sum_value_bias += grad_value
+    grad_head_weight[:], grad_head_bias[:], grad_value_weight[0], grad_value_bias[0] = sum_head, sum_head_bias, sum_value, sum_value_bias
+    policy_loss, value_loss, entropy_loss = -policy_sum / n, value_sum / n, -entropy_sum / n
+    return np.array([policy_loss + ent_coef * entropy_loss + vf_coef * value_loss, policy_loss, value_loss, entropy_loss,
+                     clipped_count / n, kl_sum / n], np.float32)
+
+# %% ../nbs/23_ppo.ipynb #c0054
 class PPOLearner:
     "PPO's gradient step (`ppo_loss`, gradient clipping, the policy's Adam) for an SB3 MLP actor-critic, by hand."
     def __init__(self, policy,                 # SB3 `ActorCriticPolicy` that `lean_supported` accepts
@@ -283,7 +471,7 @@ class PPOLearner:
         (pi, act), (vf, vf_act) = mlp_linears(policy.mlp_extractor.policy_net), mlp_linears(policy.mlp_extractor.value_net)
         if act is None or act != vf_act: raise TradebotError("PPOLearner: actor and critic need the same Tanh or ReLU activation")
         self.policy, self.discrete = policy, is_discrete(policy)
-        self.activation, self.activation_grad = ACTIVATIONS[act]
+        self.activation, self.activation_grad_into = ACTIVATIONS[act]
         self.pi, self.vf, self.n_pi = pi[1:] + [policy.action_net], vf[1:] + [policy.value_net], pi[0].out_features
         order = [pi[0].weight, vf[0].weight, pi[0].bias, vf[0].bias] + [p for layer in self.pi + self.vf for p in (layer.weight, layer.bias)]
         order += [] if self.discrete else [policy.log_std]
@@ -299,7 +487,9 @@ class PPOLearner:
         self.first_grad = self.grads[:n_first].view(-1, pi[0].in_features)
         self.first_bias = self.params[n_first:n_first + len(self.first_weight)]
         self.first_bias_grad = self.grads[n_first:n_first + len(self.first_weight)]
+        self.actor, self.critic = [(m.weight, m.bias) for m in self.pi], [(m.weight, m.bias) for m in self.vf]
         self.compiled = self.params.device.type == 'cpu' if compiled is None else compiled
+        self.no_log_std = torch.zeros(0, device=self.params.device)     # the kernel's log σ and its gradient when discrete
         self._adam_state(policy.optimizer, order)
 
     def _adam_state(self, optimizer, order) -> None:
@@ -316,22 +506,20 @@ class PPOLearner:
             optimizer.state[p] = {'step': torch.tensor(float(self.steps), device=step_device), 'exp_avg': moments[0], 'exp_avg_sq': moments[1]}
             offset += p.numel()
 
-    def forward(self, obs: torch.Tensor) -> tuple:
+    def forward(self, obs: torch.Tensor, heads: bool=True) -> tuple:
         "Action parameters (logits or means), values (B,), and the input of each actor and critic layer."
-        hidden = torch.addmm(self.first_bias, obs, self.first_weight.t())
-        x_pi, x_vf = self.activation(hidden[:, :self.n_pi]), self.activation(hidden[:, self.n_pi:])
-        pi_inputs, vf_inputs = [x_pi], [x_vf]
-        for layer in self.pi[:-1]: x_pi = self.activation(torch.addmm(layer.bias, x_pi, layer.weight.t())); pi_inputs.append(x_pi)
-        for layer in self.vf[:-1]: x_vf = self.activation(torch.addmm(layer.bias, x_vf, layer.weight.t())); vf_inputs.append(x_vf)
-        head, value = self.pi[-1], self.vf[-1]
-        return torch.addmm(head.bias, x_pi, head.weight.t()), torch.addmm(value.bias, x_vf, value.weight.t()).flatten(), pi_inputs, vf_inputs
+        return mlp_forward(obs, self.first_weight, self.first_bias, self.actor, self.critic, self.activation, heads)
 
-    def _backward(self, layers: list, inputs: list, grad: torch.Tensor) -> torch.Tensor:
-        "Gradients of `layers` (last first) into `self.grads`; returns the gradient at the first layer's output."
-        for layer, x in zip(reversed(layers), reversed(inputs)):
+    def activation_grad(self, grad: torch.Tensor, y: torch.Tensor, out: torch.Tensor|None=None) -> torch.Tensor:
+        "The gradient before the activation whose output is `y` (written into `out` when given)."
+        return self.activation_grad_into(grad, y, grad_input=torch.empty_like(grad) if out is None else out)
+
+    def _backward(self, layers: list, inputs: list, grad: torch.Tensor, out: torch.Tensor) -> None:
+        "Gradients of `layers` (last first) into `self.grads`, the gradient at the first layer's output into `out`."
+        if not layers: out.copy_(grad)
+        for i, (layer, x) in enumerate(zip(reversed(layers), reversed(inputs))):
             torch.mm(grad.t(), x, out=self.grad_views[layer.weight]); torch.sum(grad, 0, out=self.grad_views[layer.bias])
-            grad = self.activation_grad(torch.mm(grad, layer.weight), x)
-        return grad
+            grad = self.activation_grad(torch.mm(grad, layer.weight), x, out if i == len(layers) - 1 else None)
 
     def loss_and_gradient(self, batch: tuple, clip_range: float, clip_range_vf: float|None, ent_coef: float, vf_coef: float,
                           normalize_advantage: bool) -> tuple:
@@ -339,9 +527,42 @@ class PPOLearner:
         with torch.no_grad(): return self._loss_and_gradient(batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage)
 
     def _loss_and_gradient(self, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
-        obs, actions, old_values, old_log_probs, advantages, returns = batch
-        params, values, pi_inputs, vf_inputs = self.forward(obs)
-        n = len(obs)
+        obs, losses = batch[0], (clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage)
+        if self.compiled:                   # the kernel runs the heads: the backward pass starts at their inputs
+            _, _, pi_inputs, vf_inputs = self.forward(obs, heads=False)
+            loss, stats, grad_pi, grad_vf = self._heads_compiled(pi_inputs[-1], vf_inputs[-1], batch, *losses)
+            grad_pi, grad_vf = self.activation_grad(grad_pi, pi_inputs[-1]), self.activation_grad(grad_vf, vf_inputs[-1])
+            (pi_layers, pi_inputs), (vf_layers, vf_inputs) = (self.pi[:-1], pi_inputs[:-1]), (self.vf[:-1], vf_inputs[:-1])
+        else:
+            params, values, pi_inputs, vf_inputs = self.forward(obs)
+            loss, stats, grad_pi, grad_vf = self._head(params, values, batch, *losses)
+            grad_vf, pi_layers, vf_layers = grad_vf[:, None], self.pi, self.vf
+        grad_hidden = torch.empty(len(obs), len(self.first_bias), device=obs.device)   # actor's columns, then critic's
+        self._backward(pi_layers, pi_inputs, grad_pi, grad_hidden[:, :self.n_pi])
+        self._backward(vf_layers, vf_inputs, grad_vf, grad_hidden[:, self.n_pi:])
+        torch.mm(grad_hidden.t(), obs, out=self.first_grad); torch.sum(grad_hidden, 0, out=self.first_bias_grad)
+        return loss, stats
+
+    def _heads_compiled(self, x_pi, x_vf, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
+        "Loss, statistics and the gradients w.r.t. the heads' inputs, the heads' gradients written: `ppo_head_gradient` (CPU)."
+        if not hasattr(self, '_head_arrays'):   # numpy views of the flat vectors: made once
+            (head_weight, head_bias), (value_weight, value_bias) = self.actor[-1], self.critic[-1]
+            log_std = self.no_log_std if self.discrete else self.policy.log_std
+            grad_log_std = self.no_log_std if self.discrete else self.grad_views[log_std]
+            self._head_arrays = [t.detach().numpy() for t in (head_weight, head_bias, value_weight, value_bias)]
+            self._head_grads = [self.grad_views[p].numpy() for p in (head_weight, head_bias, value_weight, value_bias)] + [grad_log_std.numpy()]
+            self._log_std = log_std.detach().numpy()
+        grad_pi, grad_vf = torch.empty_like(x_pi), torch.empty_like(x_vf)
+        columns = [t.numpy() for t in batch[1:]]   # actions, old values, old log-probabilities, advantages, returns
+        out = torch.from_numpy(ppo_head_gradient(x_pi.numpy(), x_vf.numpy(), *self._head_arrays, *columns, self._log_std, self.discrete,
+                                                 clip_range, math.nan if clip_range_vf is None else clip_range_vf, ent_coef, vf_coef,
+                                                 normalize_advantage, grad_pi.numpy(), grad_vf.numpy(), *self._head_grads))
+        return out[0], out[1:], grad_pi, grad_vf
+
+    def _head(self, params, values, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
+        "Loss, statistics and the gradients w.r.t. the action parameters and values (and `log_std`'s, written), in torch ops."
+        _, actions, old_values, old_log_probs, advantages, returns = batch
+        n = len(params)
         if self.discrete:
             log_pi = F.log_softmax(params, -1); pi = log_pi.exp()
             taken = actions.long().view(-1, 1)
@@ -372,13 +593,9 @@ class PPOLearner:
             self.grad_views[log_std].copy_((grad_log_prob[:, None] * (z * z - 1)).sum(0) - ent_coef)
         grad_values = (2 * vf_coef / n) * value_error
         if value_kept is not None: grad_values = grad_values * value_kept
-        first_pi = self._backward(self.pi, pi_inputs, grad_params)
-        first_vf = self._backward(self.vf, vf_inputs, grad_values[:, None])
-        grad_hidden = torch.cat([first_pi, first_vf], 1)
-        torch.mm(grad_hidden.t(), obs, out=self.first_grad); torch.sum(grad_hidden, 0, out=self.first_bias_grad)
         loss = policy_loss + ent_coef * entropy_loss + vf_coef * value_loss
         clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
-        return loss, torch.stack([policy_loss, value_loss, entropy_loss, clip_fraction, ((ratio - 1) - log_ratio).mean()])
+        return loss, torch.stack([policy_loss, value_loss, entropy_loss, clip_fraction, ((ratio - 1) - log_ratio).mean()]), grad_params, grad_values
 
     def adam_step(self, max_grad_norm: float) -> None:
         "Clip the gradient norm, then one Adam step with the policy optimizer's hyperparameters."
@@ -391,7 +608,7 @@ class PPOLearner:
         "Write the step count into the optimizer's state (the moments are already views of ours)."
         for p in self.order: self.state[p]['step'].fill_(float(self.steps))
 
-# %% ../nbs/23_ppo.ipynb #c0046
+# %% ../nbs/23_ppo.ipynb #c0058
 def _train(self: LeanPPO) -> None:
     "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries, through `PPOLearner`."
     if not lean_supported(self): return PPO.train(self)
@@ -399,22 +616,23 @@ def _train(self: LeanPPO) -> None:
     policy.set_training_mode(True)
     self._update_learning_rate(policy.optimizer)
     if getattr(self, '_learner', None) is None or self._learner.policy is not policy: self._learner = PPOLearner(policy)
+    learner = self._learner
     clip_range = self.clip_range(self._current_progress_remaining)
     clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
     stats, continue_training = [], True
     for epoch in range(self.n_epochs):
         epoch_stats = []
         for batch in rollout_minibatches(self.rollout_buffer, self.batch_size, self.device):
-            loss, batch_stats = self._learner.loss_and_gradient(batch, clip_range, clip_range_vf, self.ent_coef, self.vf_coef, self.normalize_advantage)
+            loss, batch_stats = learner.loss_and_gradient(batch, clip_range, clip_range_vf, self.ent_coef, self.vf_coef, self.normalize_advantage)
             epoch_stats.append(batch_stats)
             if self.target_kl is not None and batch_stats[4].item() > 1.5 * self.target_kl:
                 continue_training = False
                 break
-            self._learner.adam_step(self.max_grad_norm)
+            learner.adam_step(self.max_grad_norm)
         stats += epoch_stats
         self._n_updates += 1
         if not continue_training: break
-    self._learner.sync_state()
+    learner.sync_state()
     self._record_update(torch.stack(stats), torch.stack(epoch_stats)[:, 4], loss, clip_range, clip_range_vf)
 
 def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_range_vf) -> None:
@@ -429,9 +647,14 @@ def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_rang
     record('train/n_updates', self._n_updates, exclude='tensorboard'); record('train/clip_range', clip_range)
     if clip_range_vf is not None: record('train/clip_range_vf', clip_range_vf)
 
-LeanPPO.train, LeanPPO._record_update = _train, _record_update
+def _train_threaded(self: LeanPPO) -> None:
+    "`_train` with `update_threads` torch threads (at most the machine's cores; 0: as set)."
+    threads = getattr(self, 'update_threads', 0)
+    with torch_threads(min(threads, os.cpu_count() or 1) if threads and self.device.type == 'cpu' else 0): _train(self)
 
-# %% ../nbs/23_ppo.ipynb #c0052
+LeanPPO.train, LeanPPO._record_update = _train_threaded, _record_update
+
+# %% ../nbs/23_ppo.ipynb #c0066
 def train_ppo(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
               market: MarketData,    # the training split
               seed: int|None=None,   # default: cfg['seed']
