@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_agents.ipynb #c0002
 from __future__ import annotations
-import json, math, time
+import json, math, os, time
 from pathlib import Path
 import numpy as np
 from numba import njit
@@ -12,8 +12,8 @@ import gymnasium as gym
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['AGENT_CLASSES', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata', 'load_agent',
-           'select_device', 'torch_threads', 'clipped_adam', 'flat_adam_step']
+__all__ = ['AGENT_CLASSES', 'MAX_THREADS_ENV', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata',
+           'load_agent', 'select_device', 'thread_budget', 'torch_threads', 'clipped_adam', 'flat_adam_step']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -127,9 +127,18 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     return torch.device(name)
 
 # %% ../nbs/20_agents.ipynb #c0020
+MAX_THREADS_ENV = 'TRADEBOT_MAX_THREADS'
+
+def thread_budget() -> int:
+    "Torch threads one training may use: the machine's cores, at most `TRADEBOT_MAX_THREADS` when that is set."
+    cores, value = os.cpu_count() or 1, os.environ.get(MAX_THREADS_ENV, '').strip()
+    if not value: return cores
+    if not value.isdigit() or int(value) < 1: raise TradebotError(f"{MAX_THREADS_ENV}={value!r}: expected a whole number >= 1")
+    return min(cores, int(value))
+
 class torch_threads:
-    "Context manager: torch uses `n` CPU threads inside (0 = leave it), its previous setting afterwards."
-    def __init__(self, n: int=1): self.n = int(n or 0)
+    "Context manager: torch uses `n` CPU threads inside (at most `thread_budget()`; 0 = leave it), its previous setting afterwards."
+    def __init__(self, n: int=1): self.n = min(int(n or 0), thread_budget())
     def __enter__(self):
         import torch
         self.before = torch.get_num_threads()

@@ -24,7 +24,7 @@ from .qlearning import linear_epsilon
 # %% auto #0
 __all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'gather_observations', 'IndexReplayBuffer',
            'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target', 'flatten_linears', 'greedy_actions',
-           'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
+           'double_dqn_gradient', 'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
 
 # %% ../nbs/22_dqn.ipynb #c0005
 @dataclass
@@ -99,6 +99,7 @@ class ReplayBatch(NamedTuple):
     next_obs: torch.Tensor               # (B, obs_size) float32
     dones: torch.Tensor                  # (B,) float32, 1 where next_obs is terminal
     next_window: torch.Tensor|None=None  # (B,) int64 row of next_obs's feature window in `IndexReplayBuffer.windows`
+    both: torch.Tensor|None=None         # (2B, obs_size): obs rows then next_obs rows (obs and next_obs are its views)
 
 # %% ../nbs/22_dqn.ipynb #c0017
 @njit(cache=True)
@@ -158,9 +159,9 @@ class IndexReplayBuffer:
         "A uniform sample of filled slots, as tensors on the buffer's device."
         i = rng.integers(0, self.size, batch_size)
         t, tensor = self.t[i], lambda x: torch.as_tensor(x, device=self.device)
-        return ReplayBatch(self.observations(t, self.account[i]), tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]),
-                           self.observations(t + 1, self.next_account[i]), tensor(self.dones[i].astype(np.float32)),
-                           tensor(t.astype(np.int64) + 1 - (self.window - 1)))
+        both = self.observations(np.concatenate([t, t + 1]), np.concatenate([self.account[i], self.next_account[i]]))  # one gather
+        return ReplayBatch(both[:batch_size], tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]), both[batch_size:],
+                           tensor(self.dones[i].astype(np.float32)), tensor(t.astype(np.int64) + 1 - (self.window - 1)), both)
 
     def bytes_per_transition(self) -> int:
         "Bytes of storage per transition (the shared `features` array is counted once, not here)."
@@ -235,14 +236,45 @@ def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the 
     for layer in range(sizes.size - 1):
         n_in, n_out = sizes[layer], sizes[layer + 1]
         weight_t = params[offset:offset + n_in * n_out].reshape((n_in, n_out))
-        x_next = x @ weight_t + params[offset + n_in * n_out:offset + n_in * n_out + n_out]
+        x_next = np.empty((x.shape[0], n_out), np.float32)
+        for row in range(x.shape[0]):
+            for j in range(n_out): x_next[row, j] = params[offset + n_in * n_out + j]
+        for k in range(n_in):                     # weight row k once for all rows; the inner loop is a vector add
+            for row in range(x.shape[0]):
+                value = x[row, k]
+                if value != 0:
+                    for j in range(n_out): x_next[row, j] += value * weight_t[k, j]
         offset += n_in * n_out + n_out
         x = np.maximum(x_next, np.float32(0.0)) if layer < sizes.size - 2 else x_next
     actions = np.empty(obs.shape[0], np.int64)
     for row in range(obs.shape[0]): actions[row] = np.argmax(x[row])
     return actions
 
-# %% ../nbs/22_dqn.ipynb #c0039
+# %% ../nbs/22_dqn.ipynb #c0040
+@njit(cache=True, error_model='numpy')
+def double_dqn_gradient(q,               # (B, A) float32 online Q-values at s
+                        q_online_next,   # (B, A) online Q-values at s' (they pick a*)
+                        q_target_next,   # (B, A) target Q-values at s' (they value a*)
+                        actions, rewards, dones, # (B,) int64, float32, float32 (1 where s' is terminal)
+                        gamma: float,
+                        grad_q) -> tuple: # (B, A) float32, filled with d loss / d q
+    "`double_dqn_target`, the Huber TD loss and its gradient w.r.t. `q`; returns (td_loss, mean Q(s, a))."
+    n, n_actions = q.shape
+    loss = total_q = 0.0
+    for i in range(n):
+        best = 0
+        for a in range(1, n_actions):
+            if q_online_next[i, a] > q_online_next[i, best]: best = a
+        target = rewards[i] + gamma * (1.0 - dones[i]) * q_target_next[i, best]
+        taken = q[i, actions[i]]
+        error = taken - target
+        loss += 0.5 * error * error if abs(error) < 1.0 else abs(error) - 0.5
+        total_q += taken
+        grad_q[i] = 0.0
+        grad_q[i, actions[i]] = min(max(error, -1.0), 1.0) / n
+    return loss / n, total_q / n
+
+# %% ../nbs/22_dqn.ipynb #c0041
 class DQNLearner:
     "The Double DQN gradient step of `dqn_update` with Adam, computed by hand on flat parameter vectors."
     def __init__(self, q_net: QNetwork, target_net: QNetwork, # online and target networks (same architecture)
@@ -302,8 +334,17 @@ class DQNLearner:
         "One gradient step on `batch` (obs, actions, rewards, next_obs, dones, ...); returns (td_loss, q_values) tensors."
         obs, actions, rewards, next_obs, dones = batch[:5]
         with torch.no_grad():
-            y = double_dqn_target(self.forward(self.layers, next_obs)[0], self.target_q(batch), rewards, dones, self.gamma)
-            q, inputs = self.forward(self.layers, obs)
+            if getattr(batch, 'both', None) is not None:             # the online net on obs and next_obs in one pass
+                q_both, inputs = self.forward(self.layers, batch.both)
+                (q, q_next), inputs = q_both.split(len(obs)), [x[:len(obs)] for x in inputs]
+            else: (q_next, _), (q, inputs) = self.forward(self.layers, next_obs), self.forward(self.layers, obs)
+            if self.compiled:                                         # target, loss and its gradient in one compiled pass
+                grad_q, out = torch.empty_like(q), torch.empty(2)
+                out[0], out[1] = double_dqn_gradient(q.numpy(), q_next.numpy(), self.target_q(batch).numpy(), actions.numpy(),
+                                                     rewards.numpy(), dones.numpy(), self.gamma, grad_q.numpy())
+                self.backward(inputs, grad_q); self.adam_step()
+                return out[0], out[1]
+            y = double_dqn_target(q_next, self.target_q(batch), rewards, dones, self.gamma)
             q_taken = q.gather(1, actions[:, None]).squeeze(1)
             td_loss = F.smooth_l1_loss(q_taken, y)
             grad_q_taken = (q_taken - y).clamp_(-1, 1).div_(len(y))[:, None]                        # d td_loss / d Q(s, a)
@@ -320,7 +361,7 @@ class DQNLearner:
         if self.compiled: return greedy_actions(self.params.numpy(), self.sizes, np.ascontiguousarray(obs, dtype=np.float32))
         with torch.no_grad(): return self.forward(self.layers, torch.as_tensor(obs, device=self.params.device))[0].argmax(1).cpu().numpy()
 
-# %% ../nbs/22_dqn.ipynb #c0045
+# %% ../nbs/22_dqn.ipynb #c0047
 class SingleEnv:
     "A Gymnasium env seen as a one-episode vector env (SB3 auto-reset conventions)."
     def __init__(self, env): self.env, self.num_envs, self._t = env, 1, None
@@ -354,7 +395,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0050
+# %% ../nbs/22_dqn.ipynb #c0052
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -379,7 +420,7 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0052
+# %% ../nbs/22_dqn.ipynb #c0054
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")

@@ -4,13 +4,14 @@
 
 # %% ../nbs/40_experiments.ipynb #c0002
 from __future__ import annotations
-import itertools, json, time
+import itertools, json, os, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
+from .agents import MAX_THREADS_ENV, thread_budget
 from .features import load_dataset, FeatureScaler, MarketData
 
 # %% auto #0
@@ -228,9 +229,13 @@ def sweep_job(parameters: dict, run_dir) -> dict:
     return {'run_dir': str(run_dir), 'seconds': round(time.perf_counter() - started, 1), **row}
 
 # %% ../nbs/40_experiments.ipynb #c0047
+def _share_cores(workers: int) -> None:
+    "Pool initializer: the jobs running side by side split the torch thread budget (`tradebot.agents.thread_budget`)."
+    os.environ[MAX_THREADS_ENV] = str(max(1, thread_budget() // workers))
+
 def _pool_map(fn, calls: list, workers: int, bar) -> list:
     results = [None] * len(calls)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         for future in as_completed(futures):
             results[futures[future]] = future.result(); bar.update(1)
@@ -247,7 +252,7 @@ def _ray_map(fn, calls: list, address: str, bar) -> list:
     started = not ray.is_initialized()
     if started: ray.init(address=None if address == 'local' else address, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1)(fn)
+        task = ray.remote(num_cpus=1, runtime_env={'env_vars': {MAX_THREADS_ENV: '1'}})(fn)   # one CPU, one torch thread
         refs = [task.remote(*args) for args in calls]
         pending = list(refs)
         while pending:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_ppo.ipynb #c0002
 from __future__ import annotations
-import math, os, time
+import math, time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -649,8 +649,7 @@ def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_rang
 
 def _train_threaded(self: LeanPPO) -> None:
     "`_train` with `update_threads` torch threads (at most the machine's cores; 0: as set)."
-    threads = getattr(self, 'update_threads', 0)
-    with torch_threads(min(threads, os.cpu_count() or 1) if threads and self.device.type == 'cpu' else 0): _train(self)
+    with torch_threads(getattr(self, 'update_threads', 0) if self.device.type == 'cpu' else 0): _train(self)
 
 LeanPPO.train, LeanPPO._record_update = _train_threaded, _record_update
 
