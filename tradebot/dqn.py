@@ -22,9 +22,10 @@ from .env import N_ACCOUNT_FEATURES, observation_size
 from .qlearning import linear_epsilon
 
 # %% auto #0
-__all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'gather_observations', 'IndexReplayBuffer',
-           'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target', 'flatten_linears', 'greedy_actions',
-           'double_dqn_gradient', 'DQNLearner', 'SingleEnv', 'decision_bars', 'feature_layout', 'DQNAgent', 'train_dqn']
+__all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'write_window', 'gather_observations',
+           'gather_transitions', 'IndexReplayBuffer', 'ObsReplayBuffer', 'memory_report', 'dqn_update', 'update_target',
+           'flatten_linears', 'greedy_actions', 'double_dqn_gradient', 'DQNLearner', 'SingleEnv', 'decision_bars',
+           'feature_layout', 'DQNAgent', 'train_dqn']
 
 # %% ../nbs/22_dqn.ipynb #c0005
 @dataclass
@@ -103,18 +104,39 @@ class ReplayBatch(NamedTuple):
 
 # %% ../nbs/22_dqn.ipynb #c0017
 @njit(cache=True)
+def write_window(features, window: int, bar: int, account, out) -> None:
+    "`out` (one row) = features[bar - window + 1 : bar + 1] flattened, then `account`."
+    width = window * features.shape[1]
+    out[:width] = features[bar - window + 1:bar + 1].reshape(width)
+    out[width:] = account
+
+@njit(cache=True)
 def gather_observations(features, # (T, F) float32
                         window: int,  # rows per observation
                         bars,         # (B,) int64 decision bars, each >= window - 1
                         account,      # (B, n_account) float32
                         out):         # (B, window * F + n_account) float32, filled in place
     "Row i of `out` = features[bars[i] - window + 1 : bars[i] + 1] flattened, then account[i]."
-    width = window * features.shape[1]
-    for i in range(bars.size):
-        out[i, :width] = features[bars[i] - window + 1:bars[i] + 1].reshape(width)
-        out[i, width:] = account[i]
+    for i in range(bars.size): write_window(features, window, bars[i], account[i], out[i])
 
-# %% ../nbs/22_dqn.ipynb #c0019
+# %% ../nbs/22_dqn.ipynb #c0020
+@njit(cache=True)
+def gather_transitions(rows,                     # (B,) int64 replay slots
+                       t, account, next_account, actions, rewards, dones, # the buffer's arrays
+                       features, window: int,     # (T, F) float32 and rows per observation
+                       both, out_actions, out_rewards, out_dones, next_window, # outputs: (2B, obs), (B,) each
+                      ) -> bool:
+    "A replay batch from slots `rows`: obs rows then next_obs rows in `both`; False if a bar is out of range."
+    n = rows.size
+    for b in range(n):
+        slot = rows[b]; bar = t[slot]
+        if bar < window - 1 or bar + 1 >= features.shape[0]: return False
+        write_window(features, window, bar, account[slot], both[b])
+        write_window(features, window, bar + 1, next_account[slot], both[n + b])
+        out_actions[b], out_rewards[b], out_dones[b], next_window[b] = actions[slot], rewards[slot], dones[slot], bar + 1 - (window - 1)
+    return True
+
+# %% ../nbs/22_dqn.ipynb #c0021
 class IndexReplayBuffer:
     "Circular replay of (t, account, action, reward, next account, done); observations rebuilt from `features`."
     def __init__(self, capacity: int,          # transitions kept
@@ -158,6 +180,16 @@ class IndexReplayBuffer:
     def sample(self, batch_size: int, rng: np.random.Generator) -> ReplayBatch:
         "A uniform sample of filled slots, as tensors on the buffer's device."
         i = rng.integers(0, self.size, batch_size)
+        if self.compiled_gather:                           # the whole batch in one compiled pass
+            n_obs = self.window * self.n_features + self.n_account
+            both, actions, rewards, dones, next_window = (np.empty((2 * batch_size, n_obs), np.float32), np.empty(batch_size, np.int64),
+                np.empty(batch_size, np.float32), np.empty(batch_size, np.float32), np.empty(batch_size, np.int64))
+            if not gather_transitions(i, self.t, self.account, self.next_account, self.actions, self.rewards, self.dones,
+                                      self.features.numpy(), self.window, both, actions, rewards, dones, next_window):
+                self.observations(self.t[i], self.account[i]); self.observations(self.t[i] + 1, self.next_account[i])   # raises, naming the bars
+            both = torch.from_numpy(both)
+            return ReplayBatch(both[:batch_size], torch.from_numpy(actions), torch.from_numpy(rewards), both[batch_size:],
+                               torch.from_numpy(dones), torch.from_numpy(next_window), both)
         t, tensor = self.t[i], lambda x: torch.as_tensor(x, device=self.device)
         both = self.observations(np.concatenate([t, t + 1]), np.concatenate([self.account[i], self.next_account[i]]))  # one gather
         return ReplayBatch(both[:batch_size], tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]), both[batch_size:],
@@ -167,7 +199,7 @@ class IndexReplayBuffer:
         "Bytes of storage per transition (the shared `features` array is counted once, not here)."
         return sum(a[0].nbytes for a in (self.t, self.account, self.next_account, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0020
+# %% ../nbs/22_dqn.ipynb #c0022
 class ObsReplayBuffer(IndexReplayBuffer):
     "Circular replay that copies whole observations (for envs without a feature array)."
     def __init__(self, capacity: int, obs_size: int, device='cpu'):
@@ -188,13 +220,13 @@ class ObsReplayBuffer(IndexReplayBuffer):
     def bytes_per_transition(self) -> int:
         return sum(a[0].nbytes for a in (self.obs, self.next_obs, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22_dqn.ipynb #c0026
+# %% ../nbs/22_dqn.ipynb #c0028
 def memory_report(buffer) -> dict:
     "Bytes per transition and MiB per million transitions of a replay buffer."
     b = buffer.bytes_per_transition()
     return {'bytes_per_transition': b, 'mib_per_million': b * 1e6 / 2**20}
 
-# %% ../nbs/22_dqn.ipynb #c0029
+# %% ../nbs/22_dqn.ipynb #c0031
 def dqn_update(q_net: QNetwork, target_net: QNetwork, optimizer: torch.optim.Optimizer, batch: tuple,
                gamma: float, max_grad_norm: float) -> tuple:
     "One Double DQN gradient step on `batch` = (obs, actions, rewards, next_obs, dones); returns (td_loss, q_values)."
@@ -216,7 +248,7 @@ def update_target(q_net: nn.Module, target_net: nn.Module, tau: float=1.0) -> No
             if tau >= 1.0: tp.copy_(p)
             else: tp.lerp_(p, tau)
 
-# %% ../nbs/22_dqn.ipynb #c0033
+# %% ../nbs/22_dqn.ipynb #c0035
 def flatten_linears(linears: list) -> tuple:
     "Move the weights and biases of `linears` into one vector (weights transposed); returns (vector, [(weight^T, bias) views])."
     parts = [t.detach() for layer in linears for t in (layer.weight.t(), layer.bias)]
@@ -226,7 +258,7 @@ def flatten_linears(linears: list) -> tuple:
     for layer, weight_t, bias in zip(linears, views[0::2], views[1::2]): layer.weight.data, layer.bias.data = weight_t.t(), bias
     return flat, list(zip(views[0::2], views[1::2]))
 
-# %% ../nbs/22_dqn.ipynb #c0037
+# %% ../nbs/22_dqn.ipynb #c0039
 @njit(cache=True, error_model='numpy')
 def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the `flatten_linears` layout)
                    sizes,   # int64 layer widths: obs_size, hidden..., n_actions
@@ -250,7 +282,7 @@ def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the 
     for row in range(obs.shape[0]): actions[row] = np.argmax(x[row])
     return actions
 
-# %% ../nbs/22_dqn.ipynb #c0040
+# %% ../nbs/22_dqn.ipynb #c0042
 @njit(cache=True, error_model='numpy')
 def double_dqn_gradient(q,               # (B, A) float32 online Q-values at s
                         q_online_next,   # (B, A) online Q-values at s' (they pick a*)
@@ -274,7 +306,7 @@ def double_dqn_gradient(q,               # (B, A) float32 online Q-values at s
         grad_q[i, actions[i]] = min(max(error, -1.0), 1.0) / n
     return loss / n, total_q / n
 
-# %% ../nbs/22_dqn.ipynb #c0041
+# %% ../nbs/22_dqn.ipynb #c0043
 class DQNLearner:
     "The Double DQN gradient step of `dqn_update` with Adam, computed by hand on flat parameter vectors."
     def __init__(self, q_net: QNetwork, target_net: QNetwork, # online and target networks (same architecture)
@@ -361,7 +393,7 @@ class DQNLearner:
         if self.compiled: return greedy_actions(self.params.numpy(), self.sizes, np.ascontiguousarray(obs, dtype=np.float32))
         with torch.no_grad(): return self.forward(self.layers, torch.as_tensor(obs, device=self.params.device))[0].argmax(1).cpu().numpy()
 
-# %% ../nbs/22_dqn.ipynb #c0047
+# %% ../nbs/22_dqn.ipynb #c0049
 class SingleEnv:
     "A Gymnasium env seen as a one-episode vector env (SB3 auto-reset conventions)."
     def __init__(self, env): self.env, self.num_envs, self._t = env, 1, None
@@ -395,7 +427,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22_dqn.ipynb #c0052
+# %% ../nbs/22_dqn.ipynb #c0054
 @register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
@@ -420,7 +452,7 @@ class DQNAgent(Agent):
         except Exception as e: raise AgentError(f"{path/'q_network.pt'}: corrupt DQN model ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
         self.device = torch.device('cpu')
 
-# %% ../nbs/22_dqn.ipynb #c0054
+# %% ../nbs/22_dqn.ipynb #c0056
 def _make_buffer(hp: DQNConfig, venv, device):
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
     if hp.replay == 'index' and layout is None: raise TradebotError("agent.replay: 'index' needs a TradingEnv/VecTradingEnv (observations = feature window + account)")
