@@ -370,19 +370,20 @@ class DQNLearner:
                 q_both, inputs = self.forward(self.layers, batch.both)
                 (q, q_next), inputs = q_both.split(len(obs)), [x[:len(obs)] for x in inputs]
             else: (q_next, _), (q, inputs) = self.forward(self.layers, next_obs), self.forward(self.layers, obs)
+            q_target_next = self.target_q(batch)
             if self.compiled:                                         # target, loss and its gradient in one compiled pass
-                grad_q, out = torch.empty_like(q), torch.empty(2)
-                out[0], out[1] = double_dqn_gradient(q.numpy(), q_next.numpy(), self.target_q(batch).numpy(), actions.numpy(),
-                                                     rewards.numpy(), dones.numpy(), self.gamma, grad_q.numpy())
-                self.backward(inputs, grad_q); self.adam_step()
-                return out[0], out[1]
-            y = double_dqn_target(q_next, self.target_q(batch), rewards, dones, self.gamma)
-            q_taken = q.gather(1, actions[:, None]).squeeze(1)
-            td_loss = F.smooth_l1_loss(q_taken, y)
-            grad_q_taken = (q_taken - y).clamp_(-1, 1).div_(len(y))[:, None]                        # d td_loss / d Q(s, a)
-            self.backward(inputs, torch.zeros_like(q).scatter_(1, actions[:, None], grad_q_taken))
-            self.adam_step()
-        return td_loss, q_taken.mean()
+                grad_q, losses = torch.empty_like(q), torch.empty(2)
+                losses[0], losses[1] = double_dqn_gradient(q.numpy(), q_next.numpy(), q_target_next.numpy(), actions.numpy(),
+                                                           rewards.numpy(), dones.numpy(), self.gamma, grad_q.numpy())
+                td_loss, q_mean = losses.unbind()
+            else:
+                y = double_dqn_target(q_next, q_target_next, rewards, dones, self.gamma)
+                q_taken = q.gather(1, actions[:, None]).squeeze(1)
+                td_loss, q_mean = F.smooth_l1_loss(q_taken, y), q_taken.mean()
+                grad_q_taken = (q_taken - y).clamp_(-1, 1).div_(len(y))[:, None]                    # d td_loss / d Q(s, a)
+                grad_q = torch.zeros_like(q).scatter_(1, actions[:, None], grad_q_taken)
+            self.backward(inputs, grad_q); self.adam_step()
+        return td_loss, q_mean
 
     def sync_target(self, tau: float=1.0) -> None:
         "`update_target` (hard for `tau=1`, else Polyak), then the target's window table."
