@@ -4,16 +4,15 @@
 
 # %% ../nbs/20_agents.ipynb #c0002
 from __future__ import annotations
-import json, math, os, time
+import json, time
 from pathlib import Path
 import numpy as np
-from numba import njit
 import gymnasium as gym
+from fastcore.basics import patch
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['AGENT_CLASSES', 'MAX_THREADS_ENV', 'AgentError', 'Agent', 'agent_metadata', 'register_agent', 'read_agent_metadata',
-           'load_agent', 'select_device', 'thread_budget', 'torch_threads', 'clipped_adam', 'flat_adam_step']
+__all__ = ['AgentError', 'Agent', 'agent_metadata', 'read_agent_metadata', 'linear_epsilon']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -59,34 +58,17 @@ def agent_metadata(env: gym.Env,      # the (single) env the agent acts in
     return meta
 
 # %% ../nbs/20_agents.ipynb #c0012
-AGENT_CLASSES: dict[str, type] = {}
-
-def register_agent(cls: type) -> type:
-    "Class decorator: make `load_agent` able to load agents of `cls.algo`."
-    AGENT_CLASSES[cls.algo] = cls
-    return cls
-
-def _save(self: Agent, path) -> Path:
+@patch
+def save(self: Agent, path) -> Path:
     "Write `agent.json` and the model files into the folder `path`."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     (path/'agent.json').write_text(json.dumps(self.metadata, indent=2, default=str))
     self._save_model(path)
     return path
 
-@classmethod
-def _load(cls, path) -> Agent:
-    "Read an agent of this class from the folder `path`."
-    path = Path(path)
-    agent = cls.__new__(cls)
-    agent.metadata = read_agent_metadata(path)
-    agent._load_model(path)
-    return agent
+Agent._save_model = lambda self, path: None   # an algorithm writes its files here
 
-Agent.save, Agent.load = _save, _load
-Agent._save_model = lambda self, path: None
-Agent._load_model = lambda self, path: None
-
-# %% ../nbs/20_agents.ipynb #c0013
+# %% ../nbs/20_agents.ipynb #c0015
 def read_agent_metadata(path) -> dict:
     "The `agent.json` of a saved agent, with errors that name the file."
     file = Path(path)/'agent.json'
@@ -96,89 +78,23 @@ def read_agent_metadata(path) -> dict:
     if not isinstance(meta, dict) or 'algo' not in meta: raise AgentError(f"{file}: metadata has no 'algo' field")
     return meta
 
-def load_agent(path) -> Agent:
-    "Load any saved agent: the class is chosen by the `algo` in its `agent.json`."
-    meta = read_agent_metadata(path)
-    _import_agent_modules()
-    cls = AGENT_CLASSES.get(meta['algo'])
-    if cls is None: raise AgentError(f"{Path(path)/'agent.json'}: unknown algo '{meta['algo']}' (known: {', '.join(sorted(AGENT_CLASSES))})")
-    return cls.load(path)
-
-def _import_agent_modules():
-    "Import the algorithm modules so their classes register themselves."
-    import importlib
-    for name in ('baselines', 'qlearning', 'dqn', 'ppo'):
-        try: importlib.import_module(f'tradebot.{name}')
-        except ModuleNotFoundError as e:
-            if e.name != f'tradebot.{name}': raise
-
 # %% ../nbs/20_agents.ipynb #c0017
-def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
-                  cuda_available: bool|None=None, # default: torch.cuda.is_available()
-                 ) -> torch.device:
-    "The torch device for `train.device`."
-    import torch
-    cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
-    name = str(name)
-    if name == 'auto': return torch.device('cuda' if cuda else 'cpu')
-    if name != 'cpu' and not (name == 'cuda' or (name.startswith('cuda:') and name[5:].isdigit())):
-        raise TradebotError(f"train.device: expected auto, cpu, cuda or cuda:N, got {name!r}")
-    if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
-    return torch.device(name)
+@patch(cls_method=True)
+def load(cls: Agent, path) -> Agent:
+    "Read an agent of this class from the folder `path`."
+    agent = cls.__new__(cls)
+    agent.metadata = read_agent_metadata(path)
+    agent._load_model(Path(path))
+    return agent
+
+Agent._load_model = lambda self, path: None   # an algorithm reads its files here
 
 # %% ../nbs/20_agents.ipynb #c0020
-MAX_THREADS_ENV = 'TRADEBOT_MAX_THREADS'
-
-def thread_budget() -> int:
-    "Torch threads one training may use: the machine's cores, at most `TRADEBOT_MAX_THREADS` when that is set."
-    cores, value = os.cpu_count() or 1, os.environ.get(MAX_THREADS_ENV, '').strip()
-    if not value: return cores
-    if not value.isdigit() or int(value) < 1: raise TradebotError(f"{MAX_THREADS_ENV}={value!r}: expected a whole number >= 1")
-    return min(cores, int(value))
-
-class torch_threads:
-    "Context manager: torch uses `n` CPU threads inside (at most `thread_budget()`; 0 = leave it), its previous setting afterwards."
-    def __init__(self, n: int=1): self.n = min(int(n or 0), thread_budget())
-    def __enter__(self):
-        import torch
-        self.before = torch.get_num_threads()
-        if self.n: torch.set_num_threads(self.n)
-        return self
-    def __exit__(self, *exc):
-        import torch
-        if self.n: torch.set_num_threads(self.before)
-
-# %% ../nbs/20_agents.ipynb #c0023
-@njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
-def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
-                 max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
-                 step: int):                          # Adam's step count, from 1
-    "Scale `grads` to norm <= `max_grad_norm` (as `clip_grad_norm_`), then one Adam step (torch's rule)."
-    total = np.float32(0.0)
-    for i in range(grads.size): total += grads[i] * grads[i]
-    coef = np.float32(min(max_grad_norm / (math.sqrt(total) + 1e-6), 1.0))
-    step_size = np.float32(learning_rate / (1.0 - beta1 ** step))
-    inv_bias2_sqrt = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
-    one_minus_beta1, beta2_32, one_minus_beta2, eps32 = np.float32(1.0 - beta1), np.float32(beta2), np.float32(1.0 - beta2), np.float32(eps)
-    for i in range(params.size):
-        g = grads[i] * coef
-        grads[i] = g
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = beta2_32 * exp_avg_sq[i] + one_minus_beta2 * g * g
-        exp_avg[i], exp_avg_sq[i] = m, v
-        params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
-
-# %% ../nbs/20_agents.ipynb #c0026
-def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
-                   max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
-                   compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
-    "Clip `grads` to norm <= `max_grad_norm`, then one Adam step on `params` (torch's rule)."
-    if compiled:
-        clipped_adam(params.numpy(), grads.numpy(), exp_avg.numpy(), exp_avg_sq.numpy(), max_grad_norm, learning_rate, beta1, beta2, eps, step)
-        return
-    import torch
-    grads.mul_((max_grad_norm / (torch.linalg.vector_norm(grads) + 1e-6)).clamp_(max=1.0))
-    exp_avg.lerp_(grads, 1 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1 - beta2)
-    denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
-    params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
+def linear_epsilon(step: int,      # environment steps so far
+                   start: float,   # value at step 0
+                   end: float,     # value after `duration` steps
+                   duration: int,  # steps of the decay
+                  ) -> float:
+    "Linearly decayed exploration rate."
+    if duration <= 0: return end
+    return start + (end - start) * min(step / duration, 1.0)

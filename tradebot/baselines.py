@@ -8,7 +8,7 @@ import numpy as np
 from .config import ConfigError, TradebotError
 from .features import FeatureScaler, MarketData
 from .env import TradingEnv, N_ACCOUNT_FEATURES, current_bar_columns, observation_size
-from .agents import Agent, AgentError, agent_metadata, register_agent
+from .agents import Agent, AgentError, agent_metadata
 
 # %% auto #0
 __all__ = ['BASELINES', 'last_bar_features', 'signal_actions', 'BuyAndHoldAgent', 'crossover_columns', 'MACrossoverAgent',
@@ -36,7 +36,6 @@ def signal_actions(long,          # bool array, one per observation
     return np.where(long, 1.0, other).astype(np.float32)[:, None]
 
 # %% ../nbs/24_baselines.ipynb #c0012
-@register_agent
 class BuyAndHoldAgent(Agent):
     "Always long: Buy (discrete) or target exposure 1.0 (continuous)."
     algo = 'buy_and_hold'
@@ -58,7 +57,6 @@ def crossover_columns(scaler: FeatureScaler, # the train-fitted scaler (defines 
     return out
 
 # %% ../nbs/24_baselines.ipynb #c0017
-@register_agent
 class MACrossoverAgent(Agent):
     "Long while SMA(fast) > SMA(slow), read from the scaled `close_sma_*` features of the current bar."
     algo = 'ma_crossover'

@@ -17,9 +17,9 @@ from numba import njit
 from torch import nn
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads, flat_adam_step
+from .compute import select_device, torch_threads, flat_adam_step
+from .agents import Agent, AgentError, agent_metadata, linear_epsilon
 from .env import N_ACCOUNT_FEATURES, observation_size
-from .qlearning import linear_epsilon
 
 # %% auto #0
 __all__ = ['DQNConfig', 'QNetwork', 'double_dqn_target', 'ReplayBatch', 'write_window', 'gather_observations',
@@ -429,7 +429,6 @@ def feature_layout(venv) -> tuple|None:
     return data.features, params.window
 
 # %% ../nbs/22_dqn.ipynb #c0054
-@register_agent
 class DQNAgent(Agent):
     "Greedy policy of a trained Q-network."
     algo = 'dqn'

@@ -11,7 +11,8 @@ import gymnasium as gym
 from gymnasium import spaces
 from .config import TradebotError, load_config
 from .features import MarketData
-from .risk import RiskManager, EXIT_REASONS, kernel, entry_size, exposure_size, stop_level, take_profit_level, intrabar_exit
+from .compute import kernel
+from .risk import RiskManager, EXIT_REASONS, entry_size, exposure_size, stop_level, take_profit_level, intrabar_exit
 
 # %% auto #0
 __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN', 'HIGH', 'LOW', 'CLOSE', 'OUTPUT_FIELDS',

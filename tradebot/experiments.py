@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
-from .agents import MAX_THREADS_ENV, thread_budget
+from .compute import MAX_THREADS_ENV, thread_budget
 from .features import load_dataset, FeatureScaler, MarketData
 
 # %% auto #0
@@ -61,7 +61,7 @@ def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, p
     if algo == 'ppo':
         from tradebot.ppo import train_ppo
         return train_ppo(cfg, market, seed, progress)
-    from tradebot.agents import torch_threads
+    from tradebot.compute import torch_threads
     from tradebot.env import TradingEnv
     with torch_threads(1):
         if algo == 'qlearning':

@@ -23,7 +23,8 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecMonitor
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata, select_device, torch_threads, flat_adam_step
+from .compute import select_device, torch_threads, flat_adam_step
+from .agents import Agent, AgentError, agent_metadata
 from .features import MarketData
 from .vecenv import VecTradingEnv
 
@@ -81,7 +82,6 @@ def make_ppo_env(market: MarketData, # the training split
     return VecMonitor(VecTradingEnv(market, n_envs=hp.n_envs, config=cfg, seed=seed, **window))
 
 # %% ../nbs/23_ppo.ipynb #c0014
-@register_agent
 class PPOAgent(Agent):
     "A stable-baselines3 PPO policy behind the `Agent` interface."
     algo = 'ppo'

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .config import TradebotError, load_config, seed_everything
-from .agents import Agent, AgentError, register_agent, agent_metadata
+from .agents import Agent, AgentError, agent_metadata, linear_epsilon
 from .env import current_bar_columns, account_columns
 
 # %% auto #0
-__all__ = ['QLearningConfig', 'linear_epsilon', 'StateEncoder', 'QLearningAgent', 'train_qlearning']
+__all__ = ['QLearningConfig', 'StateEncoder', 'QLearningAgent', 'train_qlearning']
 
 # %% ../nbs/21_qlearning.ipynb #c0005
 @dataclass
@@ -42,16 +42,6 @@ class QLearningConfig:
         return out
 
 # %% ../nbs/21_qlearning.ipynb #c0008
-def linear_epsilon(step: int,      # environment steps so far
-                   start: float,   # value at step 0
-                   end: float,     # value after `duration` steps
-                   duration: int,  # steps of the decay
-                  ) -> float:
-    "Linearly decayed exploration rate."
-    if duration <= 0: return end
-    return start + (end - start) * min(step / duration, 1.0)
-
-# %% ../nbs/21_qlearning.ipynb #c0011
 class StateEncoder:
     "Maps observations to integer states: quantile bins of current-bar features, times the position."
     def __init__(self, feature_names: list, # all feature columns, in observation order
@@ -92,8 +82,7 @@ class StateEncoder:
         return {'feature_names': self.feature_names, 'window': self.window, 'bin_features': self.bin_features,
                 'edges': [e.tolist() for e in self.edges], 'include_position': self.include_position}
 
-# %% ../nbs/21_qlearning.ipynb #c0015
-@register_agent
+# %% ../nbs/21_qlearning.ipynb #c0012
 class QLearningAgent(Agent):
     "Greedy policy of a learned Q-table over binned states."
     algo = 'qlearning'
@@ -119,7 +108,7 @@ class QLearningAgent(Agent):
         except (OSError, KeyError, ValueError, TypeError) as e: raise AgentError(f"{path}: corrupt Q-learning model ({e})") from None
         if self.q_table.shape[0] != self.encoder.n_states: raise AgentError(f"{path/'qtable.npz'}: {self.q_table.shape[0]} states, encoder has {self.encoder.n_states}")
 
-# %% ../nbs/21_qlearning.ipynb #c0018
+# %% ../nbs/21_qlearning.ipynb #c0015
 def _env_layout(env) -> tuple:
     "(features, feature_names, window) of a TradingEnv (or anything with `.data` and `.params.window`)."
     base = getattr(env, 'unwrapped', env)

@@ -6,28 +6,15 @@
 from __future__ import annotations
 import math, os
 from dataclasses import dataclass, fields
-from numba import njit
 from .config import TradebotError
+from .compute import kernel
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'STOP_MODES', 'SIZING_MODES', 'STOP_NONE', 'STOP_PERCENT', 'STOP_ATR', 'FIXED_FRACTION',
-           'ATR_VOLATILITY', 'EXIT_REASONS', 'kernel', 'RiskManager', 'entry_size', 'exposure_size', 'stop_level',
-           'take_profit_level', 'intrabar_exit']
+__all__ = ['STOP_MODES', 'SIZING_MODES', 'STOP_NONE', 'STOP_PERCENT', 'STOP_ATR', 'FIXED_FRACTION', 'ATR_VOLATILITY',
+           'EXIT_REASONS', 'RiskManager', 'entry_size', 'exposure_size', 'stop_level', 'take_profit_level',
+           'intrabar_exit']
 
 # %% ../nbs/10_risk.ipynb #c0006
-KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
-
-def kernel(fn):
-    "`numba.njit(cache=True)`, dropping a cached compilation older than the source of any earlier kernel."
-    compiled = njit(cache=True)(fn)
-    try:
-        index = compiled._cache._cache_file._index_path      # numba internals: this kernel's cache index file
-        if os.path.exists(index) and any(os.path.getmtime(index) < os.path.getmtime(f) for f in KERNEL_SOURCES): os.remove(index)
-    except (AttributeError, OSError): pass                    # another numba, or a race with another process: no harm
-    if os.path.exists(fn.__code__.co_filename): KERNEL_SOURCES.add(fn.__code__.co_filename)
-    return compiled
-
-# %% ../nbs/10_risk.ipynb #c0009
 STOP_MODES, SIZING_MODES = ('none', 'percent', 'atr'), ('fixed_fraction', 'atr_volatility')
 STOP_NONE, STOP_PERCENT, STOP_ATR = 0.0, 1.0, 2.0     # codes of STOP_MODES, as the compiled rules take them
 FIXED_FRACTION, ATR_VOLATILITY = 0.0, 1.0             # codes of SIZING_MODES
@@ -66,7 +53,7 @@ class RiskManager:
         "(stop mode code, sizing code) as floats, for the compiled rules."
         return float(STOP_MODES.index(self.stop_loss)), float(SIZING_MODES.index(self.sizing))
 
-# %% ../nbs/10_risk.ipynb #c0012
+# %% ../nbs/10_risk.ipynb #c0009
 @kernel
 def entry_size(sizing: float,          # FIXED_FRACTION or ATR_VOLATILITY
                fraction: float,        # fixed_fraction: notional as a share of equity
@@ -92,7 +79,7 @@ def exposure_size(max_leverage: float, # cap on |exposure|
     "Signed units for a target exposure, clipped to ±`max_leverage`."
     return min(max(exposure, -max_leverage), max_leverage) * equity / price
 
-# %% ../nbs/10_risk.ipynb #c0014
+# %% ../nbs/10_risk.ipynb #c0011
 def _entry_units(self: RiskManager, side: float, equity: float, price: float, atr: float) -> float:
     "Signed units of a new position (side +1 long, -1 short) at the decision price and ATR."
     return entry_size(self.codes[1], self.fraction, self.risk_per_trade, self.stop_loss_atr, self.max_leverage,
@@ -104,7 +91,7 @@ def _exposure_units(self: RiskManager, exposure: float, equity: float, price: fl
 
 RiskManager.entry_units, RiskManager.exposure_units = _entry_units, _exposure_units
 
-# %% ../nbs/10_risk.ipynb #c0017
+# %% ../nbs/10_risk.ipynb #c0014
 @kernel
 def stop_level(stop_mode: float,      # STOP_NONE, STOP_PERCENT or STOP_ATR
                stop_loss_pct: float,  # percent stop distance
@@ -134,7 +121,7 @@ def _take_profit_price(self: RiskManager, entry: float, side: float) -> float:
 
 RiskManager.stop_price, RiskManager.take_profit_price = _stop_price, _take_profit_price
 
-# %% ../nbs/10_risk.ipynb #c0020
+# %% ../nbs/10_risk.ipynb #c0017
 @kernel
 def intrabar_exit(side: float,   # +1 long, -1 short, 0 flat
                   stop: float,   # stop level (`nan` = none)

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .config import TradebotError, read_yaml, repo_path, save_config_snapshot
 from .features import FeatureScaler
-from .agents import Agent, load_agent
+from .agents import Agent
+from .models import load_agent
 from .backtest import BacktestResult
 
 # %% auto #0

@@ -9,7 +9,7 @@ from gymnasium.utils.seeding import np_random
 from stable_baselines3.common.vec_env import VecEnv
 from .config import TradebotError
 from .features import MarketData
-from .risk import kernel
+from .compute import kernel
 from .env import (TradingEnv, Accounts, ACCOUNT_FIELDS, SLOTS, REWARD, TERMINATED, TRUNCATED, CLOSED, EXIT_REASON,
                           advance, write_observation, observation, new_state, reset_state, episode_bounds, market_table,
                           step_info, trade_records)
