@@ -47,6 +47,7 @@ class DQNConfig:
     n_envs: int = 1                   # parallel episodes: `tradebot.experiments.train_agent` steps a VecTradingEnv when > 1
     replay: str = 'auto'              # auto (index storage when the env allows) | index | obs
     log_interval: int = 100           # gradient steps between logged rows of the history
+    engine: str = 'fast'              # fast (tradebot.dqn_fast, compiled) | readable (autograd + torch.optim); same algorithm
     torch_threads: int = 0            # torch intra-op threads while training (restored after); 0 = leave torch's setting
     timesteps: int = 100_000          # env steps of training (`train.timesteps`)
     device: str = 'auto'              # auto | cpu | cuda | cuda:N (`train.device`)

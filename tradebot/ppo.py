@@ -52,6 +52,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5    # gradient clipping
     hidden_sizes: tuple = (64, 64) # MLP layers of the policy and value networks
     episode_length: int = 2048    # training episodes: random windows of this many bars; 0 = the whole split
+    engine: str = 'fast'          # fast (tradebot.ppo_fast, LeanPPO) | readable (stock stable-baselines3 PPO); same algorithm
     num_threads: int = 1          # torch CPU threads while training (rollouts: 16-row matmuls, fastest on one)
     update_threads: int = 2       # torch CPU threads for LeanPPO's gradient updates (512-row matmuls); 0 = num_threads
     timesteps: int = 1_000_000    # environment steps of training (rounded up to whole rollouts)
