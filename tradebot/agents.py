@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import gymnasium as gym
 from fastcore.basics import patch
+from . import __version__
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['AgentError', 'Agent', 'agent_metadata', 'read_agent_metadata', 'linear_epsilon']
+__all__ = ['AgentError', 'Agent', 'action_space_metadata', 'agent_metadata', 'read_agent_metadata', 'linear_epsilon']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -22,42 +23,46 @@ class Agent:
     "Base class: `act(obs) -> action`, `act_batch(obs[N]) -> actions[N]`, `save(dir)`, `Agent.load(dir)`."
     algo = 'agent'
     def __init__(self, metadata: dict|None=None): self.metadata = {'algo': self.algo, **(metadata or {})}
-    def act(self, obs, deterministic: bool=True):
-        "The action for one observation."
-        return self.act_batch(np.asarray(obs)[None], deterministic)[0]
     def act_batch(self, obs, deterministic: bool=True) -> np.ndarray:
         "Actions for a batch of observations, shape (N, obs_size)."
         raise NotImplementedError(f"{type(self).__name__} must implement act_batch")
-    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.metadata.items() if k in ('algo', 'action_type', 'obs_size'))})"
 
-# %% ../nbs/20_agents.ipynb #c0009
+# %% ../nbs/20_agents.ipynb #c0007
+@patch
+def act(self: Agent, obs, deterministic: bool=True):
+    "The action for one observation."
+    return self.act_batch(np.asarray(obs)[None], deterministic)[0]
+
+@patch
+def __repr__(self: Agent) -> str:
+    return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.metadata.items() if k in ('algo', 'action_type', 'obs_size'))})"
+
+# %% ../nbs/20_agents.ipynb #c0012
+def action_space_metadata(space: gym.Space) -> dict:
+    "Action type, number of discrete actions and the bounds of a continuous action."
+    discrete = isinstance(space, gym.spaces.Discrete)
+    return {'action_type': 'discrete' if discrete else 'continuous',
+            'n_actions': int(space.n) if discrete else None,
+            'action_low': None if discrete else np.asarray(space.low).tolist(),
+            'action_high': None if discrete else np.asarray(space.high).tolist()}
+
+# %% ../nbs/20_agents.ipynb #c0014
 def agent_metadata(env: gym.Env,      # the (single) env the agent acts in
                    algo: str,         # the algorithm name
                    cfg: dict|None=None, # the merged config used for training
                    **extra) -> dict:
     "Metadata describing what the agent expects: action type, observation size, window, features, config."
-    space = env.action_space
     base = getattr(env, 'unwrapped', env)
     market = getattr(base, 'market', None) or getattr(base, 'data', None)
-    meta = {'algo': algo,
-            'action_type': 'discrete' if isinstance(space, gym.spaces.Discrete) else 'continuous',
-            'n_actions': int(space.n) if isinstance(space, gym.spaces.Discrete) else None,
-            'action_low': None if isinstance(space, gym.spaces.Discrete) else np.asarray(space.low).tolist(),
-            'action_high': None if isinstance(space, gym.spaces.Discrete) else np.asarray(space.high).tolist(),
+    return {'algo': algo, **action_space_metadata(env.action_space),
             'obs_size': int(np.prod(env.observation_space.shape)),
             'window': getattr(base, 'window', None) or getattr(getattr(base, 'params', None), 'window', None),
             'feature_names': list(getattr(market, 'feature_names', []) or []),
             'symbol': getattr(market, 'symbol', None),
             'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-            'config': cfg}
-    try:
-        from tradebot import __version__ as version
-        meta['tradebot_version'] = version
-    except ImportError: pass
-    meta.update(extra)
-    return meta
+            'config': cfg, 'tradebot_version': __version__, **extra}
 
-# %% ../nbs/20_agents.ipynb #c0012
+# %% ../nbs/20_agents.ipynb #c0017
 @patch
 def save(self: Agent, path) -> Path:
     "Write `agent.json` and the model files into the folder `path`."
@@ -68,7 +73,7 @@ def save(self: Agent, path) -> Path:
 
 Agent._save_model = lambda self, path: None   # an algorithm writes its files here
 
-# %% ../nbs/20_agents.ipynb #c0015
+# %% ../nbs/20_agents.ipynb #c0020
 def read_agent_metadata(path) -> dict:
     "The `agent.json` of a saved agent, with errors that name the file."
     file = Path(path)/'agent.json'
@@ -78,7 +83,7 @@ def read_agent_metadata(path) -> dict:
     if not isinstance(meta, dict) or 'algo' not in meta: raise AgentError(f"{file}: metadata has no 'algo' field")
     return meta
 
-# %% ../nbs/20_agents.ipynb #c0017
+# %% ../nbs/20_agents.ipynb #c0022
 @patch(cls_method=True)
 def load(cls: Agent, path) -> Agent:
     "Read an agent of this class from the folder `path`."
@@ -89,7 +94,7 @@ def load(cls: Agent, path) -> Agent:
 
 Agent._load_model = lambda self, path: None   # an algorithm reads its files here
 
-# %% ../nbs/20_agents.ipynb #c0020
+# %% ../nbs/20_agents.ipynb #c0025
 def linear_epsilon(step: int,      # environment steps so far
                    start: float,   # value at step 0
                    end: float,     # value after `duration` steps

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .config import TradebotError, load_config, seed_everything
 from .agents import Agent, AgentError, agent_metadata, linear_epsilon
 from .env import current_bar_columns, account_columns
@@ -30,18 +31,19 @@ class QLearningConfig:
     epsilon_decay_steps: int = 50_000 # steps of the linear decay
     timesteps: int = 200_000          # environment steps of training
 
-    @classmethod
-    def from_config(cls, cfg: dict) -> QLearningConfig:
-        "From a merged config: `agent:` keys plus `train.timesteps`."
-        agent = dict(cfg.get('agent') or {})
-        unknown = sorted(set(agent) - {f.name for f in fields(cls)})
-        if unknown: raise TradebotError(f"agent.{unknown[0]}: not a Q-learning hyperparameter")
-        out = cls(**{**agent, 'timesteps': int(cfg.get('train', {}).get('timesteps', cls.timesteps))})
-        out.bin_features = tuple(out.bin_features)
-        if out.bins < 1: raise TradebotError(f"agent.bins: must be >= 1, got {out.bins}")
-        return out
-
 # %% ../nbs/21_qlearning.ipynb #c0008
+@patch(cls_method=True)
+def from_config(cls: QLearningConfig, cfg: dict) -> QLearningConfig:
+    "From a merged config: `agent:` keys plus `train.timesteps`."
+    agent = dict(cfg.get('agent') or {})
+    unknown = sorted(set(agent) - {f.name for f in fields(cls)})
+    if unknown: raise TradebotError(f"agent.{unknown[0]}: not a Q-learning hyperparameter")
+    out = cls(**{**agent, 'timesteps': int(cfg.get('train', {}).get('timesteps', cls.timesteps))})
+    out.bin_features = tuple(out.bin_features)
+    if out.bins < 1: raise TradebotError(f"agent.bins: must be >= 1, got {out.bins}")
+    return out
+
+# %% ../nbs/21_qlearning.ipynb #c0011
 class StateEncoder:
     "Maps observations to integer states: quantile bins of current-bar features, times the position."
     def __init__(self, feature_names: list, # all feature columns, in observation order
@@ -60,29 +62,33 @@ class StateEncoder:
         self.shape = tuple(len(e) + 1 for e in self.edges) + ((3,) if self.include_position else ())
         self.n_states = int(np.prod(self.shape))
 
-    @classmethod
-    def fit(cls, features: np.ndarray, feature_names: list, window: int, bin_features: list, bins: int, include_position: bool=True):
-        "Quantile edges fitted on `features` (T, F), the training data."
-        missing = [f for f in bin_features if f not in feature_names]
-        if missing: raise TradebotError(f"agent.bin_features: unknown feature '{missing[0]}' (have: {', '.join(feature_names)})")
-        qs = np.linspace(0, 1, bins + 1)[1:-1]
-        edges = [np.unique(np.quantile(features[:, feature_names.index(f)].astype(np.float64), qs)) for f in bin_features]
-        return cls(feature_names, window, bin_features, edges, include_position)
+# %% ../nbs/21_qlearning.ipynb #c0014
+@patch(cls_method=True)
+def fit(cls: StateEncoder, features: np.ndarray, feature_names: list, window: int, bin_features: list, bins: int, include_position: bool=True):
+    "Quantile edges fitted on `features` (T, F), the training data."
+    missing = [f for f in bin_features if f not in feature_names]
+    if missing: raise TradebotError(f"agent.bin_features: unknown feature '{missing[0]}' (have: {', '.join(feature_names)})")
+    qs = np.linspace(0, 1, bins + 1)[1:-1]
+    edges = [np.unique(np.quantile(features[:, feature_names.index(f)].astype(np.float64), qs)) for f in bin_features]
+    return cls(feature_names, window, bin_features, edges, include_position)
 
-    def encode(self, obs) -> np.ndarray:
-        "Integer states for a batch of observations (N, obs_size)."
-        obs = np.asarray(obs)
-        idx = [np.searchsorted(e, obs[:, c], side='right') for e, c in zip(self.edges, self.columns)]
-        if self.include_position:
-            exposure = obs[:, self.position_column]
-            idx.append(np.where(exposure > 1e-9, 1, np.where(exposure < -1e-9, 2, 0)))
-        return np.ravel_multi_index(idx, self.shape) if idx else np.zeros(len(obs), dtype=np.int64)
+# %% ../nbs/21_qlearning.ipynb #c0017
+@patch
+def encode(self: StateEncoder, obs) -> np.ndarray:
+    "Integer states for a batch of observations (N, obs_size)."
+    obs = np.asarray(obs)
+    idx = [np.searchsorted(e, obs[:, c], side='right') for e, c in zip(self.edges, self.columns)]
+    if self.include_position:
+        exposure = obs[:, self.position_column]
+        idx.append(np.where(exposure > 1e-9, 1, np.where(exposure < -1e-9, 2, 0)))
+    return np.ravel_multi_index(idx, self.shape) if idx else np.zeros(len(obs), dtype=np.int64)
 
-    def to_dict(self) -> dict:
-        return {'feature_names': self.feature_names, 'window': self.window, 'bin_features': self.bin_features,
-                'edges': [e.tolist() for e in self.edges], 'include_position': self.include_position}
+@patch
+def to_dict(self: StateEncoder) -> dict:
+    return {'feature_names': self.feature_names, 'window': self.window, 'bin_features': self.bin_features,
+            'edges': [e.tolist() for e in self.edges], 'include_position': self.include_position}
 
-# %% ../nbs/21_qlearning.ipynb #c0012
+# %% ../nbs/21_qlearning.ipynb #c0021
 class QLearningAgent(Agent):
     "Greedy policy of a learned Q-table over binned states."
     algo = 'qlearning'
@@ -96,19 +102,22 @@ class QLearningAgent(Agent):
         "Greedy actions for a batch of observations."
         return self.q_table[self.encoder.encode(np.atleast_2d(obs))].argmax(axis=1)
 
-    def _save_model(self, path):
-        np.savez(Path(path)/'qtable.npz', q_table=self.q_table)
-        (Path(path)/'encoder.json').write_text(json.dumps(self.encoder.to_dict()))
+# %% ../nbs/21_qlearning.ipynb #c0024
+@patch
+def _save_model(self: QLearningAgent, path):
+    np.savez(Path(path)/'qtable.npz', q_table=self.q_table)
+    (Path(path)/'encoder.json').write_text(json.dumps(self.encoder.to_dict()))
 
-    def _load_model(self, path):
-        path = Path(path)
-        try:
-            with np.load(path/'qtable.npz') as f: self.q_table = f['q_table']
-            self.encoder = StateEncoder(**json.loads((path/'encoder.json').read_text()))
-        except (OSError, KeyError, ValueError, TypeError) as e: raise AgentError(f"{path}: corrupt Q-learning model ({e})") from None
-        if self.q_table.shape[0] != self.encoder.n_states: raise AgentError(f"{path/'qtable.npz'}: {self.q_table.shape[0]} states, encoder has {self.encoder.n_states}")
+@patch
+def _load_model(self: QLearningAgent, path):
+    path = Path(path)
+    try:
+        with np.load(path/'qtable.npz') as f: self.q_table = f['q_table']
+        self.encoder = StateEncoder(**json.loads((path/'encoder.json').read_text()))
+    except (OSError, KeyError, ValueError, TypeError) as e: raise AgentError(f"{path}: corrupt Q-learning model ({e})") from None
+    if self.q_table.shape[0] != self.encoder.n_states: raise AgentError(f"{path/'qtable.npz'}: {self.q_table.shape[0]} states, encoder has {self.encoder.n_states}")
 
-# %% ../nbs/21_qlearning.ipynb #c0015
+# %% ../nbs/21_qlearning.ipynb #c0027
 def _env_layout(env) -> tuple:
     "(features, feature_names, window) of a TradingEnv (or anything with `.data` and `.params.window`)."
     base = getattr(env, 'unwrapped', env)
@@ -116,6 +125,7 @@ def _env_layout(env) -> tuple:
     if data is None or params is None: raise TradebotError(f"train_qlearning: {type(base).__name__} is not a TradingEnv (needs .data and .params.window)")
     return data.features, list(data.feature_names), int(params.window)
 
+# %% ../nbs/21_qlearning.ipynb #c0029
 def train_qlearning(env,                # a TradingEnv with discrete actions
                     cfg: dict,          # merged config (`agent:` keys, `train.timesteps`)
                     seed: int|None=None, # default: cfg['seed']

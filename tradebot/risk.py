@@ -6,13 +6,14 @@
 from __future__ import annotations
 import math, os
 from dataclasses import dataclass, fields
+from fastcore.basics import patch
 from .config import TradebotError
 from .compute import kernel
 
 # %% auto #0
 __all__ = ['STOP_MODES', 'SIZING_MODES', 'STOP_NONE', 'STOP_PERCENT', 'STOP_ATR', 'FIXED_FRACTION', 'ATR_VOLATILITY',
-           'EXIT_REASONS', 'RiskManager', 'entry_size', 'exposure_size', 'stop_level', 'take_profit_level',
-           'intrabar_exit']
+           'EXIT_REASONS', 'RiskManager', 'check_risk_settings', 'entry_size', 'exposure_size', 'affordable_units',
+           'stop_level', 'take_profit_level', 'intrabar_exit']
 
 # %% ../nbs/10_risk.ipynb #c0006
 STOP_MODES, SIZING_MODES = ('none', 'percent', 'atr'), ('fixed_fraction', 'atr_volatility')
@@ -20,6 +21,7 @@ STOP_NONE, STOP_PERCENT, STOP_ATR = 0.0, 1.0, 2.0     # codes of STOP_MODES, as 
 FIXED_FRACTION, ATR_VOLATILITY = 0.0, 1.0             # codes of SIZING_MODES
 EXIT_REASONS = ('', 'stop_loss', 'take_profit')       # index = the reason code `bar_exit` returns
 
+# %% ../nbs/10_risk.ipynb #c0009
 @dataclass(frozen=True)
 class RiskManager:
     "Stop-loss, take-profit, sizing and leverage cap (the `risk:` config section)."
@@ -30,30 +32,34 @@ class RiskManager:
     sizing: str = 'fixed_fraction'    # fixed_fraction | atr_volatility
     fraction: float = 0.10            # fixed_fraction: notional per position as a share of equity
     risk_per_trade: float = 0.01      # atr_volatility: share of equity lost when the ATR stop is hit
-    max_leverage: float = 1.0         # cap on |notional| / equity
-    def __post_init__(self):
-        def bad(key, value, want): raise TradebotError(f"risk.{key}: {want}, got {value!r}")
-        if self.stop_loss not in STOP_MODES: bad('stop_loss', self.stop_loss, f"expected one of {', '.join(STOP_MODES)}")
-        if self.sizing not in SIZING_MODES: bad('sizing', self.sizing, f"expected one of {', '.join(SIZING_MODES)}")
-        for key in ('stop_loss_pct', 'stop_loss_atr', 'fraction', 'risk_per_trade', 'max_leverage'):
-            if not getattr(self, key) > 0: bad(key, getattr(self, key), 'must be > 0')
-        if not 0 <= self.take_profit_pct: bad('take_profit_pct', self.take_profit_pct, 'must be >= 0')
-        if self.stop_loss_pct >= 1: bad('stop_loss_pct', self.stop_loss_pct, 'must be < 1')
+    max_leverage: float = 1.0         # cap on (|notional| + fill costs) / equity; 1.0 = no borrowing
+    def __post_init__(self): check_risk_settings(self)
 
-    @classmethod
-    def from_config(cls, risk_cfg: dict) -> RiskManager:
-        "Build from the `risk:` section of a config (unknown keys are an error)."
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(risk_cfg) - known)
-        if unknown: raise TradebotError(f"risk: unknown key '{unknown[0]}'")
-        return cls(**risk_cfg)
+# %% ../nbs/10_risk.ipynb #c0010
+def check_risk_settings(rm: RiskManager) -> None:
+    "Raise a `TradebotError` naming the first bad `risk.` key."
+    def bad(key, value, want): raise TradebotError(f"risk.{key}: {want}, got {value!r}")
+    if rm.stop_loss not in STOP_MODES: bad('stop_loss', rm.stop_loss, f"expected one of {', '.join(STOP_MODES)}")
+    if rm.sizing not in SIZING_MODES: bad('sizing', rm.sizing, f"expected one of {', '.join(SIZING_MODES)}")
+    for key in ('stop_loss_pct', 'stop_loss_atr', 'fraction', 'risk_per_trade', 'max_leverage'):
+        if not getattr(rm, key) > 0: bad(key, getattr(rm, key), 'must be > 0')
+    if not 0 <= rm.take_profit_pct: bad('take_profit_pct', rm.take_profit_pct, 'must be >= 0')
+    if rm.stop_loss_pct >= 1: bad('stop_loss_pct', rm.stop_loss_pct, 'must be < 1')
 
-    @property
-    def codes(self) -> tuple:
-        "(stop mode code, sizing code) as floats, for the compiled rules."
-        return float(STOP_MODES.index(self.stop_loss)), float(SIZING_MODES.index(self.sizing))
+# %% ../nbs/10_risk.ipynb #c0013
+@patch(cls_method=True)
+def from_config(cls: RiskManager, risk_cfg: dict) -> RiskManager:
+    "Build from the `risk:` section of a config (unknown keys are an error)."
+    unknown = sorted(set(risk_cfg) - {f.name for f in fields(cls)})
+    if unknown: raise TradebotError(f"risk: unknown key '{unknown[0]}'")
+    return cls(**risk_cfg)
 
-# %% ../nbs/10_risk.ipynb #c0009
+@patch(as_prop=True)
+def codes(self: RiskManager) -> tuple:
+    "(stop mode code, sizing code) as floats, for the compiled rules."
+    return float(STOP_MODES.index(self.stop_loss)), float(SIZING_MODES.index(self.sizing))
+
+# %% ../nbs/10_risk.ipynb #c0016
 @kernel
 def entry_size(sizing: float,          # FIXED_FRACTION or ATR_VOLATILITY
                fraction: float,        # fixed_fraction: notional as a share of equity
@@ -70,6 +76,7 @@ def entry_size(sizing: float,          # FIXED_FRACTION or ATR_VOLATILITY
     if not atr > 0: return side * 0.0
     return side * min(risk_per_trade * equity / (stop_loss_atr * atr), max_leverage * equity / price)
 
+# %% ../nbs/10_risk.ipynb #c0019
 @kernel
 def exposure_size(max_leverage: float, # cap on |exposure|
                   exposure: float,     # target notional / equity, signed
@@ -79,19 +86,34 @@ def exposure_size(max_leverage: float, # cap on |exposure|
     "Signed units for a target exposure, clipped to ±`max_leverage`."
     return min(max(exposure, -max_leverage), max_leverage) * equity / price
 
-# %% ../nbs/10_risk.ipynb #c0011
-def _entry_units(self: RiskManager, side: float, equity: float, price: float, atr: float) -> float:
+# %% ../nbs/10_risk.ipynb #c0022
+@kernel
+def affordable_units(target: float,       # signed units wanted after the fill
+                     kept_units: float,   # units kept from before (same side as target, or 0)
+                     equity: float,       # cash after the closing leg + kept units marked at the open
+                     fill: float,         # fill price, slippage included
+                     fee: float,          # fee as a share of traded notional
+                     max_leverage: float, # cap on (notional + fee) / equity
+                    ) -> float:
+    "`target`, shrunk toward `kept_units` so that notional and fee at the fill stay within `max_leverage × equity`."
+    cap = max(max_leverage * equity / (fill * (1.0 + fee)), abs(kept_units))
+    if abs(target) <= cap: return target
+    return math.copysign(cap, target)
+
+# %% ../nbs/10_risk.ipynb #c0025
+@patch
+def entry_units(self: RiskManager, side: float, equity: float, price: float, atr: float) -> float:
     "Signed units of a new position (side +1 long, -1 short) at the decision price and ATR."
     return entry_size(self.codes[1], self.fraction, self.risk_per_trade, self.stop_loss_atr, self.max_leverage,
                       float(side), float(equity), float(price), float(atr))
 
-def _exposure_units(self: RiskManager, exposure: float, equity: float, price: float) -> float:
+# %% ../nbs/10_risk.ipynb #c0027
+@patch
+def exposure_units(self: RiskManager, exposure: float, equity: float, price: float) -> float:
     "Signed units for a target exposure (notional / equity), clipped to ±`max_leverage`."
     return exposure_size(self.max_leverage, float(exposure), float(equity), float(price))
 
-RiskManager.entry_units, RiskManager.exposure_units = _entry_units, _exposure_units
-
-# %% ../nbs/10_risk.ipynb #c0014
+# %% ../nbs/10_risk.ipynb #c0030
 @kernel
 def stop_level(stop_mode: float,      # STOP_NONE, STOP_PERCENT or STOP_ATR
                stop_loss_pct: float,  # percent stop distance
@@ -105,23 +127,25 @@ def stop_level(stop_mode: float,      # STOP_NONE, STOP_PERCENT or STOP_ATR
     if stop_mode == STOP_PERCENT: return entry * (1 - side * stop_loss_pct)
     return entry - side * stop_loss_atr * atr
 
+# %% ../nbs/10_risk.ipynb #c0032
 @kernel
 def take_profit_level(take_profit_pct: float, entry: float, side: float) -> float:
     "The take-profit level (`nan` when flat or when take-profit is off)."
     if side == 0 or not take_profit_pct > 0: return math.nan
     return entry * (1 + side * take_profit_pct)
 
-def _stop_price(self: RiskManager, entry: float, atr: float, side: float) -> float:
+# %% ../nbs/10_risk.ipynb #c0035
+@patch
+def stop_price(self: RiskManager, entry: float, atr: float, side: float) -> float:
     "The stop-loss level of a position (`nan` when flat or when stops are off)."
     return stop_level(self.codes[0], self.stop_loss_pct, self.stop_loss_atr, float(entry), float(atr), float(side))
 
-def _take_profit_price(self: RiskManager, entry: float, side: float) -> float:
+@patch
+def take_profit_price(self: RiskManager, entry: float, side: float) -> float:
     "The take-profit level of a position (`nan` when flat or when take-profit is off)."
     return take_profit_level(self.take_profit_pct, float(entry), float(side))
 
-RiskManager.stop_price, RiskManager.take_profit_price = _stop_price, _take_profit_price
-
-# %% ../nbs/10_risk.ipynb #c0017
+# %% ../nbs/10_risk.ipynb #c0038
 @kernel
 def intrabar_exit(side: float,   # +1 long, -1 short, 0 flat
                   stop: float,   # stop level (`nan` = none)
@@ -137,8 +161,8 @@ def intrabar_exit(side: float,   # +1 long, -1 short, 0 flat
         if low <= take: return 2, min(open, take)
     return 0, math.nan
 
-def _bar_exit(self: RiskManager, side: float, stop: float, take: float, open: float, high: float, low: float) -> tuple:
+# %% ../nbs/10_risk.ipynb #c0040
+@patch
+def bar_exit(self: RiskManager, side: float, stop: float, take: float, open: float, high: float, low: float) -> tuple:
     "(reason code, exit reference price) for a position held through one bar; code 0 = no exit."
     return intrabar_exit(float(side), float(stop), float(take), float(open), float(high), float(low))
-
-RiskManager.bar_exit = _bar_exit
