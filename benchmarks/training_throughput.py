@@ -1,7 +1,8 @@
 """Training throughput and replay memory: tradebot's agents against stable-baselines3, same env, same hyperparameters.
 
-    python benchmarks/training_throughput.py                 # full run (about 2 minutes on 2 cores)
-    python benchmarks/training_throughput.py --timesteps 5000 --threads 2
+    python benchmarks/training_throughput.py                 # full run (about 6 minutes on 2 cores)
+    python benchmarks/training_throughput.py --sections contended --contended-threads 2
+    python benchmarks/training_throughput.py --timesteps 5000 --threads 2 --sections idle
 
 Env: `TradingEnv` on the embedded BTC-USD 1 h train split, configured by `load_config('dqn')` (window 50, 11 features:
 observations of 553 float32). Throughput = environment steps per second of wall time over a whole training run of
@@ -9,7 +10,9 @@ observations of 553 float32). Throughput = environment steps per second of wall 
 
 Each measurement is one function returning table rows (dicts); `SECTIONS` lists them and `main` prints one table.
 Sections: DQN vs SB3 DQN (single env), replay memory vs SB3's ReplayBuffer, `LeanPPO` on VecTradingEnv(16) vs stock
-SB3 PPO on DummyVecEnv(16 x TradingEnv) (and stock SB3 PPO on VecTradingEnv, for information).
+SB3 PPO on DummyVecEnv(16 x TradingEnv) (and stock SB3 PPO on VecTradingEnv, for information). Then the contended
+section: `tradebot train` for DQN (10k steps) and PPO (200k steps) alone, then two copies side by side, and the
+slowdown factor (2x is proportional on 2 cores).
 """
 from __future__ import annotations
 import argparse, time, warnings
@@ -48,7 +51,7 @@ def _warm_up(data, cfg) -> None:
 
 def dqn_throughput(args) -> list[Row]:
     "Env steps/s of a full DQN training run: ours vs SB3, single TradingEnv, same hyperparameters."
-    from tradebot.dqn import train_dqn
+    from tradebot.dqn_fast import train_dqn_fast as train_dqn
     cfg, data = _dqn_setup(args.timesteps)
     _warm_up(data, cfg)
     ours, sb3, before = [], [], torch.get_num_threads()
@@ -81,7 +84,7 @@ def dqn_throughput(args) -> list[Row]:
 def dqn_replay_memory(args) -> list[Row]:
     "Replay memory per million transitions: our index buffer vs SB3's ReplayBuffer for the same observation shape."
     from stable_baselines3.common.buffers import ReplayBuffer
-    from tradebot.dqn import IndexReplayBuffer
+    from tradebot.dqn_fast import IndexReplayBuffer
     cfg, data = _dqn_setup(1000)
     env = TradingEnv(data, config=cfg)
     ours = IndexReplayBuffer(1000, data.features, env.params.window).bytes_per_transition()
@@ -109,7 +112,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 from tradebot.features import load_dataset
-from tradebot.ppo import LeanPPO, PPOConfig, build_ppo, make_ppo_env
+from tradebot.ppo import PPOConfig, build_ppo, make_ppo_env
+from tradebot.ppo_fast import LeanPPO, build_lean_ppo
 
 
 def _dummy_env(market, cfg, seed: int) -> VecMonitor:
@@ -128,7 +132,7 @@ class _Null(BaseCallback):
 def _measure(env, cfg, timesteps: int, algorithm: type, seed: int = 0) -> dict:
     "Steps/s of `algorithm`.learn and of its collect_rollouts alone on `env` (`build_ppo`: same hyperparameters and Adam)."
     hp = PPOConfig.from_config(cfg)
-    model = build_ppo(env, hp, seed, 'cpu', algorithm=algorithm)
+    model = build_lean_ppo(env, hp, seed, 'cpu') if algorithm is LeanPPO else build_ppo(env, hp, seed, 'cpu', algorithm=algorithm)
     model.learn(hp.n_envs * hp.n_steps)                      # warm-up: one rollout + update
     start = time.perf_counter(); model.learn(timesteps, reset_num_timesteps=False)
     train = model.num_timesteps - hp.n_envs * hp.n_steps
@@ -195,6 +199,48 @@ def ppo_throughput(args) -> list[Row]:
 SECTIONS = [dqn_throughput, dqn_replay_memory, ppo_throughput]   # one function per measurement
 
 
+# ---- contended: the same training alone, then two copies side by side (users run notebooks, sweeps and the live
+# server on the same cores). Whole `tradebot train` processes, wall time from start to exit (imports and run folder
+# included), so the figure is what a user waits. A proportional slowdown on 2 cores is 2x; the target is <= 2.5x.
+CONTENDED = {'dqn': ['--algo', 'dqn', '--timesteps', '10000'], 'ppo': ['--algo', 'ppo', '--timesteps', '200000']}
+EXTRA_THREADS = {'dqn': ['agent.torch_threads={n}'], 'ppo': ['agent.update_threads={n}']}
+
+
+def _train_processes(argv: list, copies: int) -> float:
+    "Wall seconds until `copies` simultaneous `tradebot train` processes have all exited (each must succeed)."
+    import subprocess, sys
+    command = [sys.executable, '-m', 'tradebot', 'train', *argv]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(copies)]
+    errors = [p.communicate()[1] for p in procs]
+    elapsed = time.perf_counter() - start
+    for p, err in zip(procs, errors):
+        if p.returncode: raise RuntimeError(f"{' '.join(command)} failed ({p.returncode}): {err.decode()[-500:]}")
+    return elapsed
+
+
+def contended(args) -> list[dict]:
+    "Solo and side-by-side wall times of whole trainings, as configured and with each extra thread count asked for."
+    rows = []
+    for algo, argv in CONTENDED.items():
+        for threads in [None, *args.contended_threads]:
+            run = argv + [a.format(n=threads) for a in EXTRA_THREADS[algo]] if threads else argv
+            _train_processes(run, 1)                                   # warm caches (numba, the processed dataset)
+            solo = min(_train_processes(run, 1) for _ in range(args.repeats))
+            pair = min(_train_processes(run, 2) for _ in range(args.repeats))
+            label = f"{algo} {' '.join(argv[2:])} steps, {'as configured' if threads is None else f'{threads} torch threads'}"
+            print(f"  {label}: alone {solo:.1f} s, two side by side {pair:.1f} s ({pair / solo:.2f}x)", flush=True)
+            rows.append({'training': label, 'solo_s': solo, 'pair_s': pair, 'slowdown': pair / solo,
+                         'target': '<= 2.5x' if threads is None else '(info)'})
+    return rows
+
+
+def print_contended(rows: list[dict]) -> None:
+    head = f"{'contended: training (tradebot train, whole process)':58s} {'alone s':>9s} {'pair s':>9s} {'slowdown':>9s}  target"
+    print(head); print('-' * len(head))
+    for r in rows: print(f"{r['training']:58s} {r['solo_s']:9.1f} {r['pair_s']:9.1f} {r['slowdown']:8.2f}x  {r['target']}")
+
+
 def print_table(rows: list[Row]) -> None:
     head = f"{'measurement':58s} {'ours':>12s} {'sb3':>12s}  {'unit':12s} {'ratio':>8s}  target"
     print(head); print('-' * len(head))
@@ -210,16 +256,22 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=1, help='torch intra-op threads outside the trainers (ours train as configured; SB3 runs with 1 and 2 threads, its best counts)')
     ap.add_argument('--ppo-timesteps', type=int, default=65_536, help='PPO env steps per measured run')
     ap.add_argument('--vec-envs', type=int, default=16, help='also time our DQN on a VecTradingEnv with this many envs (0: skip)')
+    ap.add_argument('--contended-threads', type=int, nargs='*', default=[], help='contended section: also run with these torch thread counts (e.g. 2)')
+    ap.add_argument('--sections', default='idle,contended', help='idle (vs SB3 on a quiet box), contended (alone vs two side by side), or both')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.timesteps} timesteps per run\n")
-    rows = []
-    for section in SECTIONS:
+    rows, contended_rows, sections = [], [], args.sections.split(',')
+    for section in SECTIONS if 'idle' in sections else []:
         print(f"running {section.__name__} ...", flush=True)
         rows += section(args)
+    if 'contended' in sections:
+        print("running contended ...", flush=True)
+        contended_rows = contended(args)
     print()
-    print_table(rows)
-    return rows
+    if rows: print_table(rows); print()
+    if contended_rows: print_contended(contended_rows)
+    return rows, contended_rows
 
 
 if __name__ == '__main__':

@@ -14,6 +14,6 @@ ENV_ID = 'tradebot/Trading-v0'
 def register_envs() -> None:
     "Register tradebot's environments with gymnasium (idempotent)."
     if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point='tradebot.env:TradingEnv')
+        gymnasium.register(id=ENV_ID, entry_point='tradebot.env:make_trading_env')
 
 register_envs()

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from .config import TradebotError
 from .features import MarketData
 from .env import TradingEnv
@@ -18,6 +19,14 @@ from .metrics import compute_metrics, drawdown_series, check_bar_interval, log_r
 __all__ = ['BACKTEST_OPTIONS', 'PER_BAR', 'check_agent_inputs', 'backtest_env', 'traded_notional', 'BacktestResult', 'backtest']
 
 # %% ../nbs/31_backtest.ipynb #c0006
+def _feature_mismatch(want: list, have: list) -> tuple|None:
+    "(column, wanted, found) at the first column where two feature lists differ (None past an end); None if equal."
+    for i in range(max(len(want), len(have))):
+        a, b = (want[i] if i < len(want) else None), (have[i] if i < len(have) else None)
+        if a != b: return i, a, b
+    return None
+
+# %% ../nbs/31_backtest.ipynb #c0008
 def check_agent_inputs(meta: dict,          # the agent's metadata (`window`, `feature_names`, `algo`)
                        feature_names: list, # the data's feature columns, in order
                        window: int,         # the env's observation window
@@ -30,15 +39,15 @@ def check_agent_inputs(meta: dict,          # the agent's metadata (`window`, `f
     want = list(meta.get('feature_names') or [])
     if not want: return
     have = list(feature_names)
-    for i in range(max(len(want), len(have))):
-        a, b = (want[i] if i < len(want) else None), (have[i] if i < len(have) else None)
-        if a != b:
-            raise AgentError(f"{algo} agent expects " + (f"feature {a!r}" if a else "no feature") + f" at column {i}, "
-                             f"{where} has " + (repr(b) if b else "none") + f" ({len(want)} vs {len(have)} features)")
+    if mismatch := _feature_mismatch(want, have):
+        i, a, b = mismatch
+        raise AgentError(f"{algo} agent expects " + (f"feature {a!r}" if a else "no feature") + f" at column {i}, "
+                         f"{where} has " + (repr(b) if b else "none") + f" ({len(want)} vs {len(have)} features)")
 
-# %% ../nbs/31_backtest.ipynb #c0009
+# %% ../nbs/31_backtest.ipynb #c0011
 BACKTEST_OPTIONS = {'random_start': False, 'episode_length': 0, 'max_drawdown': 1.0, 'ruin_equity': 0.0}
 
+# %% ../nbs/31_backtest.ipynb #c0013
 def backtest_env(agent: Agent, market: MarketData, cfg: dict, **env_options) -> TradingEnv:
     "A `TradingEnv` over all of `market` in the agent's action space, checked against the agent's observation size."
     meta = agent.metadata
@@ -53,7 +62,7 @@ def backtest_env(agent: Agent, market: MarketData, cfg: dict, **env_options) -> 
                          f"env gives {size} (window {env.params.window} x {len(market.feature_names)} features + account state)")
     return env
 
-# %% ../nbs/31_backtest.ipynb #c0012
+# %% ../nbs/31_backtest.ipynb #c0016
 def traded_notional(units_before: float, # position before the step
                     units_after: float,  # position after the step
                     new_trades: list,    # trades the env closed during this step
@@ -64,7 +73,7 @@ def traded_notional(units_before: float, # position before the step
     filled_to = exits[0]['qty'] if exits else units_after
     return abs(filled_to - units_before) * open_price + sum(abs(t['qty']) * t['exit_price'] for t in exits)
 
-# %% ../nbs/31_backtest.ipynb #c0015
+# %% ../nbs/31_backtest.ipynb #c0019
 PER_BAR = ('equity', 'cash', 'position', 'exposure', 'action', 'traded_notional')
 
 @dataclass
@@ -83,33 +92,33 @@ class BacktestResult:
     trades: pd.DataFrame         # closed trades (env.trades records)
     metrics: dict = field(default_factory=dict)
 
-    def frame(self) -> pd.DataFrame:
-        "The per-bar arrays as a DataFrame on a UTC `timestamp` index, plus `drawdown`."
-        index = pd.DatetimeIndex(pd.to_datetime(self.timestamps, utc=True), name='timestamp')
-        df = pd.DataFrame({k: getattr(self, k) for k in PER_BAR}, index=index)
-        df['drawdown'] = drawdown_series(self.equity)
-        return df
+# %% ../nbs/31_backtest.ipynb #c0022
+@patch
+def frame(self: BacktestResult) -> pd.DataFrame:
+    "The per-bar arrays as a DataFrame on a UTC `timestamp` index, plus `drawdown`."
+    index = pd.DatetimeIndex(pd.to_datetime(self.timestamps, utc=True), name='timestamp')
+    df = pd.DataFrame({k: getattr(self, k) for k in PER_BAR}, index=index)
+    df['drawdown'] = drawdown_series(self.equity)
+    return df
 
-    def log_returns(self) -> np.ndarray:
-        "Per-bar log returns of equity (one fewer than the bars)."
-        return log_returns(self.equity)
+# %% ../nbs/31_backtest.ipynb #c0024
+@patch
+def log_returns(self: BacktestResult) -> np.ndarray:
+    "Per-bar log returns of equity (one fewer than the bars)."
+    return log_returns(self.equity)
 
-# %% ../nbs/31_backtest.ipynb #c0017
+# %% ../nbs/31_backtest.ipynb #c0027
 def _action_value(action) -> float:
     return float(np.asarray(action, dtype=np.float64).reshape(-1)[0])
 
+# %% ../nbs/31_backtest.ipynb #c0029
 def _trades_frame(trades: list) -> pd.DataFrame:
     columns = ['entry_t', 'exit_t', 'entry_time', 'exit_time', 'side', 'qty', 'entry_price', 'exit_price', 'pnl', 'reason']
     return pd.DataFrame(trades, columns=columns)
 
-def backtest(agent: Agent,       # any agent (its metadata gives action type and observation size)
-             market: MarketData, # the split to run over, e.g. the test split
-             cfg: dict,          # merged config: env, risk and data.interval
-             **env_options,      # overrides of env keys (e.g. fee=0.0)
-            ) -> BacktestResult:
-    "Run `agent` over all of `market` through `TradingEnv`; per-bar arrays, trades and metrics."
-    env = backtest_env(agent, market, cfg, **env_options)
-    check_bar_interval(cfg['data']['interval'], market.timestamps)
+# %% ../nbs/31_backtest.ipynb #c0032
+def _play_episode(agent: Agent, env: TradingEnv, market: MarketData) -> tuple:
+    "Step `env` with `agent.act` to the end: (info of every bar, actions, traded notional of every bar)."
     obs, info = env.reset()
     rows, actions, notional, done = [info], [], [0.0], False
     while not done:
@@ -118,6 +127,18 @@ def backtest(agent: Agent,       # any agent (its metadata gives action type and
         notional.append(traded_notional(before, info['position'], env.trades[n_trades:], market.open[info['t']]))
         actions.append(_action_value(action)); rows.append(info)
         done = terminated or truncated
+    return rows, actions, notional
+
+# %% ../nbs/31_backtest.ipynb #c0034
+def backtest(agent: Agent,       # any agent (its metadata gives action type and observation size)
+             market: MarketData, # the split to run over, e.g. the test split
+             cfg: dict,          # merged config: env, risk and data.interval
+             **env_options,      # overrides of env keys (e.g. fee=0.0)
+            ) -> BacktestResult:
+    "Run `agent` over all of `market` through `TradingEnv`; per-bar arrays, trades and metrics."
+    env = backtest_env(agent, market, cfg, **env_options)
+    check_bar_interval(cfg['data']['interval'], market.timestamps)
+    rows, actions, notional = _play_episode(agent, env, market)
     arrays = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in ('equity', 'cash', 'position', 'exposure')}
     result = BacktestResult(agent.metadata.get('algo', agent.algo), market.symbol, market.split,
                             np.array([r['timestamp'] for r in rows], dtype=np.int64), **arrays,

@@ -70,6 +70,7 @@ class MACrossoverAgent(Agent):
 # %% ../nbs/24_baselines.ipynb #c0021
 BASELINES = {'buy_and_hold': BuyAndHoldAgent, 'ma_crossover': MACrossoverAgent}
 
+# %% ../nbs/24_baselines.ipynb #c0023
 def crossover_windows(cfg: dict) -> tuple[int, int]:
     "(fast, slow) SMA windows from `agent.ma_fast/ma_slow`, defaulting to the extremes of `features.sma_windows`."
     windows, agent_cfg = cfg['features']['sma_windows'], cfg.get('agent', {})
@@ -79,7 +80,7 @@ def crossover_windows(cfg: dict) -> tuple[int, int]:
     if not fast < slow: raise ConfigError(f"agent.ma_fast ({fast}) must be smaller than agent.ma_slow ({slow})")
     return int(fast), int(slow)
 
-# %% ../nbs/24_baselines.ipynb #c0023
+# %% ../nbs/24_baselines.ipynb #c0025
 def make_baseline(algo: str,                  # 'buy_and_hold' or 'ma_crossover'
                   cfg: dict,                  # merged config (env, risk, features, agent sections)
                   scaler: FeatureScaler|None, # train-fitted scaler (needed by ma_crossover)
@@ -95,6 +96,7 @@ def make_baseline(algo: str,                  # 'buy_and_hold' or 'ma_crossover'
         meta['crossover'] = crossover_columns(scaler, *crossover_windows(cfg))
     return BASELINES[algo](meta)
 
+# %% ../nbs/24_baselines.ipynb #c0029
 def make_baselines(cfg: dict, scaler: FeatureScaler|None, market: MarketData) -> dict:
     "Every baseline in `agent.strategies` (default: both), by name."
     return {name: make_baseline(name, cfg, scaler, market) for name in cfg.get('agent', {}).get('strategies', list(BASELINES))}

@@ -28,25 +28,22 @@ SUBCOMMANDS = {
     'users':      'Manage local dashboard accounts',
 }
 
+# %% ../nbs/90_cli.ipynb #c0009
 EXPERIMENT_COMMANDS = ('train', 'baselines', 'evaluate', 'pipeline', 'sweep')
 
 class NotYetAvailable(TradebotError):
     "A subcommand whose capability has not been built yet."
 
-# %% ../nbs/90_cli.ipynb #c0008
+# %% ../nbs/90_cli.ipynb #c0012
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--symbol', help='symbol, e.g. BTC-USD (default: data.symbol from the config)')
     parser.add_argument('--interval', help='bar interval, e.g. 1h or 1d (default: data.interval)')
     parser.add_argument('--config', help='a YAML file deep-merged over configs/base.yaml')
     parser.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides, e.g. env.fee=0.002')
 
-def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
-    "Arguments of train, baselines, evaluate, pipeline and sweep."
-    if name == 'evaluate':
-        sub.add_argument('--run_dir', '--run-dir', required=True, help='a run directory written by train or baselines')
-        sub.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to evaluate on (default: test)')
-        return
-    _add_common(sub)
+# %% ../nbs/90_cli.ipynb #c0015
+def _add_training_args(sub: argparse.ArgumentParser, name: str) -> None:
+    "Arguments of train, pipeline and sweep."
     if name in ('train', 'sweep'):
         sub.add_argument('--algo', required=True, choices=['qlearning', 'dqn', 'ppo'], help='the algorithm to train')
     if name in ('train', 'pipeline'):
@@ -61,11 +58,21 @@ def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument('--grid-file', help='a YAML grid file: key: [v1, v2]')
         sub.add_argument('--workers', type=int, default=2, help='local worker processes (default 2)')
         sub.add_argument('--ray-address', help="run on this Ray cluster ('local' starts one here) instead of local processes")
-    if name in ('train', 'pipeline', 'sweep'):
-        sub.add_argument('--quick', action='store_true', help='tiny training budgets: a smoke test in a minute or two')
+    sub.add_argument('--quick', action='store_true', help='tiny training budgets: a smoke test in a minute or two')
+
+# %% ../nbs/90_cli.ipynb #c0017
+def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
+    "Arguments of train, baselines, evaluate, pipeline and sweep."
+    if name == 'evaluate':
+        sub.add_argument('--run_dir', '--run-dir', required=True, help='a run directory written by train or baselines')
+        sub.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to evaluate on (default: test)')
+        return
+    _add_common(sub)
+    if name != 'baselines': _add_training_args(sub, name)
     if name in ('train', 'baselines', 'pipeline'):
         sub.add_argument('--no-progress', action='store_true', help='no progress bars')
 
+# %% ../nbs/90_cli.ipynb #c0020
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser for every subcommand."
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
@@ -83,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
-# %% ../nbs/90_cli.ipynb #c0011
+# %% ../nbs/90_cli.ipynb #c0023
 FLAG_KEYS = (('symbol', 'data.symbol'), ('interval', 'data.interval'), ('start', 'data.start'), ('end', 'data.end'),
              ('seed', 'seed'), ('timesteps', 'train.timesteps'))
 
@@ -103,11 +110,12 @@ def overrides_from_args(args) -> list:
         if len(source) == 2: overrides.append(f'data.csv_path={source[1]}')
     return overrides
 
+# %% ../nbs/90_cli.ipynb #c0025
 def config_from_args(args, algo=None) -> dict:
     "The merged config for parsed subcommand arguments."
     return load_config(algo, args.config, overrides_from_args(args))
 
-# %% ../nbs/90_cli.ipynb #c0014
+# %% ../nbs/90_cli.ipynb #c0028
 def cmd_download(args) -> Path:
     "Fetch OHLCV for the configured source and save it under data/raw."
     from tradebot.data import fetch_ohlcv, raw_path, save_raw
@@ -118,7 +126,7 @@ def cmd_download(args) -> Path:
           f"{frame.index[0]} → {frame.index[-1]}\nwrote {path}")
     return path
 
-# %% ../nbs/90_cli.ipynb #c0016
+# %% ../nbs/90_cli.ipynb #c0031
 def cmd_preprocess(args):
     "Build (or reuse) the processed dataset the way train/pipeline do, and print its summary."
     from tradebot.features import load_dataset, summarize_dataset
@@ -133,7 +141,7 @@ def cmd_preprocess(args):
     print(f"cached in {repo_path(cfg['data']['processed_dir'])/dataset.key}")
     return dataset
 
-# %% ../nbs/90_cli.ipynb #c0018
+# %% ../nbs/90_cli.ipynb #c0034
 SUMMARY_METRICS = (('total_return', '{:+.2%}'), ('sharpe_ratio', '{:.2f}'), ('max_drawdown', '{:.2%}'), ('trade_count', '{}'))
 
 def format_metrics(metrics: dict) -> str:
@@ -141,28 +149,33 @@ def format_metrics(metrics: dict) -> str:
     def show(key, fmt): return 'n/a' if metrics.get(key) is None else fmt.format(metrics[key])
     return '  '.join(f"{key}={show(key, fmt)}" for key, fmt in SUMMARY_METRICS)
 
-def _print_run(run_dir, metrics: dict) -> None:
-    print(f"{run_dir}\n  {format_metrics(metrics)}")
+# %% ../nbs/90_cli.ipynb #c0037
+def _print_run(run_dir, metrics: dict|None=None) -> None:
+    "The run folder and its headline metrics (default: read from the run)."
+    from tradebot.runs import read_metrics
+    print(f"{run_dir}\n  {format_metrics(read_metrics(run_dir) if metrics is None else metrics)}")
 
-# %% ../nbs/90_cli.ipynb #c0020
 def _progress(args) -> bool: return not getattr(args, 'no_progress', False)
 
+# %% ../nbs/90_cli.ipynb #c0040
 def cmd_train(args) -> Path:
     "Train one agent (in-process, or through the papermill notebook) and evaluate it out of sample."
     from tradebot.experiments import experiment_config, train_run, papermill_run
     overrides = overrides_from_args(args)
     if args.papermill: run_dir = papermill_run(args.algo, args.config, overrides, quick=args.quick)
     else: run_dir = train_run(args.algo, experiment_config(args.algo, args.config, overrides, args.quick), progress=_progress(args))
-    _print_run(run_dir, _read_metrics(run_dir))
+    _print_run(run_dir)
     return run_dir
 
+# %% ../nbs/90_cli.ipynb #c0042
 def cmd_baselines(args) -> list:
     "Backtest the baselines in `agent.strategies` on the evaluation split."
     from tradebot.experiments import experiment_config, run_baselines
     run_dirs = run_baselines(experiment_config('baselines', args.config, overrides_from_args(args)))
-    for run_dir in run_dirs: _print_run(run_dir, _read_metrics(run_dir))
+    for run_dir in run_dirs: _print_run(run_dir)
     return run_dirs
 
+# %% ../nbs/90_cli.ipynb #c0044
 def cmd_evaluate(args) -> dict:
     "Backtest a saved run on a split and rewrite its metrics."
     from tradebot.experiments import evaluate_run
@@ -170,11 +183,7 @@ def cmd_evaluate(args) -> dict:
     _print_run(args.run_dir, metrics)
     return metrics
 
-def _read_metrics(run_dir) -> dict:
-    import json
-    return json.loads((Path(run_dir)/'metrics.json').read_text())
-
-# %% ../nbs/90_cli.ipynb #c0021
+# %% ../nbs/90_cli.ipynb #c0046
 def cmd_pipeline(args) -> Path:
     "Data, features, all three agents, baselines, evaluation and the comparison report."
     from tradebot.experiments import run_pipeline
@@ -182,6 +191,7 @@ def cmd_pipeline(args) -> Path:
     print(f"comparison report: {report}")
     return report
 
+# %% ../nbs/90_cli.ipynb #c0048
 def cmd_sweep(args) -> Path:
     "A parameter grid through the papermill training notebook, locally or on Ray."
     from tradebot.experiments import parse_grid, read_grid_file, sweep
@@ -191,10 +201,11 @@ def cmd_sweep(args) -> Path:
     print(f"sweep table: {table}")
     return table
 
-# %% ../nbs/90_cli.ipynb #c0023
+# %% ../nbs/90_cli.ipynb #c0051
 def cmd_not_yet(args):
     raise NotYetAvailable(f"'tradebot {args.command}' is not yet available in this version (spec: see SPEC.md)")
 
+# %% ../nbs/90_cli.ipynb #c0053
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
             'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep}
 

@@ -59,16 +59,34 @@ def _benchmark_for(run: dict, benchmarks: list) -> dict|None:
         if same and len(run['equity'].index.intersection(bench['equity'].index)) >= 3: return bench
     return None
 
+# %% ../nbs/33_compare.ipynb #c0018
 def _exposure(run: dict) -> float:
     "Mean |exposure| from the run's metrics.json (nan when missing)."
     value = run['metrics'].get('exposure')
     return math.nan if value is None else float(value)
 
+# %% ../nbs/33_compare.ipynb #c0021
 def _deflated(run: dict, trial_sharpes: list) -> float:
     try: return deflated_sharpe_ratio(simple_returns(run['equity']['equity']), trial_sharpes, periods_per_year=run['metrics']['periods_per_year'])
     except (TradebotError, KeyError, TypeError): return math.nan   # e.g. a run that never trades has no Sharpe
 
-# %% ../nbs/33_compare.ipynb #c0017
+# %% ../nbs/33_compare.ipynb #c0024
+def _outperformance_row(run: dict, bench: dict|None, # a run and its benchmark run (or None)
+                        sharpes: list, # Sharpe ratios of all trials
+                        n_resamples: int, block_size: int, seed: int) -> dict:
+    "One run's row of the `outperformance` table."
+    row = {'algo': run['run'].get('algo'), 'benchmark_run': None}
+    row['exposure'] = _exposure(run)
+    if bench is not None:
+        common = run['equity'].index.intersection(bench['equity'].index)
+        test = bootstrap_outperformance(log_returns(run['equity'].loc[common, 'equity']), log_returns(bench['equity'].loc[common, 'equity']),
+                                        n_resamples=n_resamples, block_size=block_size, seed=seed)
+        row.update(benchmark_run=bench['label'], n_bars=len(common), **{k: test[k] for k in ('observed_diff', 'ci_low', 'ci_high', 'p_value')})
+        row.update(beats_benchmark=bool(test['p_value'] < 0.05), benchmark_exposure=_exposure(bench))
+    row.update(deflated_sharpe=_deflated(run, sharpes), n_trials=len(sharpes))
+    return row
+
+# %% ../nbs/33_compare.ipynb #c0026
 def outperformance(runs: list,                 # `load_for_report` dicts
                    benchmark: str='buy_and_hold', # algo of the benchmark runs
                    n_resamples: int=2000, block_size: int=24, seed: int=0, # bootstrap settings
@@ -77,23 +95,13 @@ def outperformance(runs: list,                 # `load_for_report` dicts
     benchmarks = [r for r in runs if r['run'].get('algo') == benchmark]
     trials = [r for r in runs if r['run'].get('algo') != benchmark]
     sharpes = [r['metrics']['sharpe_ratio'] for r in trials if r['metrics'].get('sharpe_ratio') is not None]
-    rows = {}
-    for run in trials:
-        row, bench = {'algo': run['run'].get('algo'), 'benchmark_run': None}, _benchmark_for(run, benchmarks)
-        row['exposure'] = _exposure(run)
-        if bench is not None:
-            common = run['equity'].index.intersection(bench['equity'].index)
-            test = bootstrap_outperformance(log_returns(run['equity'].loc[common, 'equity']), log_returns(bench['equity'].loc[common, 'equity']),
-                                            n_resamples=n_resamples, block_size=block_size, seed=seed)
-            row.update(benchmark_run=bench['label'], n_bars=len(common), **{k: test[k] for k in ('observed_diff', 'ci_low', 'ci_high', 'p_value')})
-            row.update(beats_benchmark=bool(test['p_value'] < 0.05), benchmark_exposure=_exposure(bench))
-        row.update(deflated_sharpe=_deflated(run, sharpes), n_trials=len(sharpes))
-        rows[run['label']] = row
+    rows = {run['label']: _outperformance_row(run, _benchmark_for(run, benchmarks), sharpes, n_resamples, block_size, seed)
+            for run in trials}
     columns = ['algo', 'benchmark_run', 'n_bars', 'observed_diff', 'ci_low', 'ci_high', 'p_value', 'exposure', 'benchmark_exposure',
                'beats_benchmark', 'deflated_sharpe', 'n_trials']
     return pd.DataFrame.from_dict(rows, orient='index', columns=columns).rename_axis('run')
 
-# %% ../nbs/33_compare.ipynb #c0023
+# %% ../nbs/33_compare.ipynb #c0032
 def overlay_figures(runs: list) -> tuple[go.Figure, go.Figure]:
     "(equity overlay, drawdown overlay) of the runs."
     equity, drawdown = go.Figure(), go.Figure()
@@ -104,7 +112,7 @@ def overlay_figures(runs: list) -> tuple[go.Figure, go.Figure]:
     drawdown.update_layout(title='Drawdown', yaxis_title='drawdown', yaxis_tickformat='.0%', height=400)
     return equity, drawdown
 
-# %% ../nbs/33_compare.ipynb #c0026
+# %% ../nbs/33_compare.ipynb #c0035
 def markdown_table(df: pd.DataFrame, digits: int=4) -> str:
     "A GitHub-flavoured markdown table of `df` (index included), numbers to `digits` significant digits."
     def cell(v):
@@ -115,7 +123,7 @@ def markdown_table(df: pd.DataFrame, digits: int=4) -> str:
     lines += ['| ' + ' | '.join(cell(v) for v in (idx, *row)) + ' |' for idx, row in zip(df.index, df.itertuples(index=False))]
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/33_compare.ipynb #c0029
+# %% ../nbs/33_compare.ipynb #c0038
 def _report_sections(table, summary, vs, benchmark, block_size, n_resamples) -> list:
     "(title, text, frame) sections of the report."
     method = (f"Each run against the `{benchmark}` run on the same symbol and split, on their common bars: {BOOTSTRAP_METHOD}, "
@@ -129,6 +137,7 @@ def _report_sections(table, summary, vs, benchmark, block_size, n_resamples) -> 
             ('Seeds', 'Mean and 95 % Student-t confidence interval across the runs of each algorithm.', summary),
             (f'Out of sample against {benchmark}', method, vs)]
 
+# %% ../nbs/33_compare.ipynb #c0041
 def _write_report(out_dir: Path, sections: list, figures: tuple, title: str):
     md = [f'# {title}\n', 'Charts (equity and drawdown overlays): [report.html](report.html)\n']
     html = [f'<h1>{title}</h1>']
@@ -138,7 +147,14 @@ def _write_report(out_dir: Path, sections: list, figures: tuple, title: str):
     (out_dir/'report.md').write_text('\n'.join(md))
     (out_dir/'report.html').write_text(html_page([*html, *figures], title))
 
-# %% ../nbs/33_compare.ipynb #c0030
+# %% ../nbs/33_compare.ipynb #c0044
+def _write_tables(out_dir: Path, table: pd.DataFrame, summary: pd.DataFrame, vs: pd.DataFrame) -> None:
+    "metrics.csv / .md / .html, summary.csv and outperformance.csv in `out_dir`."
+    table.to_csv(out_dir/'metrics.csv'); summary.to_csv(out_dir/'summary.csv'); vs.to_csv(out_dir/'outperformance.csv')
+    (out_dir/'metrics.md').write_text(markdown_table(table))
+    (out_dir/'metrics.html').write_text(table.to_html(float_format=lambda v: f'{v:.6g}', na_rep=''))
+
+# %% ../nbs/33_compare.ipynb #c0046
 def compare_runs(run_dirs,                      # run folders (from `write_run`)
                  out_dir,                       # report folder (created)
                  benchmark: str='buy_and_hold', # algo of the benchmark runs
@@ -151,9 +167,7 @@ def compare_runs(run_dirs,                      # run folders (from `write_run`)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     table, vs = metrics_table(runs), outperformance(runs, benchmark, n_resamples, block_size, seed)
     summary = seed_summary(table)
-    table.to_csv(out_dir/'metrics.csv'); summary.to_csv(out_dir/'summary.csv'); vs.to_csv(out_dir/'outperformance.csv')
-    (out_dir/'metrics.md').write_text(markdown_table(table))
-    (out_dir/'metrics.html').write_text(table.to_html(float_format=lambda v: f'{v:.6g}', na_rep=''))
+    _write_tables(out_dir, table, summary, vs)
     write_json(out_dir/'comparison.json', {'runs': [str(p) for p in run_dirs], 'benchmark': benchmark,
                                            'n_resamples': n_resamples, 'block_size': block_size, 'seed': seed})
     _write_report(out_dir, _report_sections(table, summary, vs, benchmark, block_size, n_resamples), overlay_figures(runs), title)

@@ -20,7 +20,7 @@ class TradebotError(ValueError):
 class ConfigError(TradebotError):
     "An unknown key, a wrong type or a missing config file."
 
-# %% ../nbs/00_config.ipynb #c0008
+# %% ../nbs/00_config.ipynb #c0009
 def project_root() -> Path:
     "The folder holding `configs/base.yaml`: cwd or a parent of it, else the checkout of the installed package."
     here = Path.cwd().resolve()
@@ -30,24 +30,27 @@ def project_root() -> Path:
         if (folder/'configs'/'base.yaml').is_file(): return folder
     raise ConfigError(f"configs/base.yaml not found from {here}: run tradebot inside its project folder")
 
+# %% ../nbs/00_config.ipynb #c0011
 def repo_path(*parts) -> Path:
     "A path under the project root (absolute paths are returned unchanged)."
     path = Path(*parts)
     return path if path.is_absolute() else project_root()/path
 
-# %% ../nbs/00_config.ipynb #c0011
+# %% ../nbs/00_config.ipynb #c0014
 def _type_ok(value, default) -> bool:
     if isinstance(default, bool) or isinstance(value, bool): return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, float): return isinstance(value, (int, float))
     if isinstance(default, list): return isinstance(value, list)
     return isinstance(value, type(default))
 
+# %% ../nbs/00_config.ipynb #c0016
 def as_text(value, default):
     "`value` as text when the schema `default` is a string and YAML read a date or number; else unchanged."
     if isinstance(default, str) and not isinstance(value, bool) and isinstance(value, (int, float, datetime.date)):
         return value.isoformat() if isinstance(value, datetime.date) else str(value)
     return value
 
+# %% ../nbs/00_config.ipynb #c0018
 def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefix='') -> dict:
     "Deep-merge `override` into a copy of `base`, rejecting unknown keys and wrong types (errors name `source`)."
     merged = copy.deepcopy(base)
@@ -67,7 +70,7 @@ def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefi
         else: merged[key] = float(value) if isinstance(default, float) else copy.deepcopy(value)
     return merged
 
-# %% ../nbs/00_config.ipynb #c0016
+# %% ../nbs/00_config.ipynb #c0023
 def parse_overrides(pairs) -> dict:
     "Turn `['env.fee=0.002', 'seed=1']` into a nested dict."
     nested = {}
@@ -83,7 +86,7 @@ def parse_overrides(pairs) -> dict:
         node[leaf] = value
     return nested
 
-# %% ../nbs/00_config.ipynb #c0019
+# %% ../nbs/00_config.ipynb #c0026
 def read_yaml(path) -> dict:
     "Read a YAML mapping, with errors that name the file."
     path = Path(path)
@@ -93,7 +96,7 @@ def read_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{path}: a config file must hold a mapping")
     return data
 
-# %% ../nbs/00_config.ipynb #c0020
+# %% ../nbs/00_config.ipynb #c0028
 ALGOS = ('qlearning', 'dqn', 'ppo', 'baselines')
 
 def load_config(algo: str|None=None, # qlearning, dqn, ppo or baselines: adds configs/ALGO.yaml
@@ -111,11 +114,12 @@ def load_config(algo: str|None=None, # qlearning, dqn, ppo or baselines: adds co
     if config_file: cfg = merge_validated(cfg, read_yaml(config_file), str(config_file))
     return merge_validated(cfg, parse_overrides(overrides), 'command line')
 
+# %% ../nbs/00_config.ipynb #c0031
 def default_config() -> dict:
     "The base configuration with no algorithm."
     return load_config()
 
-# %% ../nbs/00_config.ipynb #c0025
+# %% ../nbs/00_config.ipynb #c0036
 def seed_everything(seed: int) -> None:
     "Seed python's `random`, numpy and torch; export `PYTHONHASHSEED` for subprocesses."
     random.seed(seed)
@@ -127,7 +131,7 @@ def seed_everything(seed: int) -> None:
         if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     except ImportError: pass
 
-# %% ../nbs/00_config.ipynb #c0028
+# %% ../nbs/00_config.ipynb #c0039
 def save_config_snapshot(cfg: dict, run_dir) -> Path:
     "Write the merged config to `run_dir/config.yaml`."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)

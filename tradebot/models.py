@@ -12,7 +12,7 @@ from .vecenv import VecTradingEnv
 from .agents import Agent, AgentError, read_agent_metadata
 from .baselines import BuyAndHoldAgent, MACrossoverAgent
 from .qlearning import QLearningAgent, train_qlearning
-from . import dqn, ppo
+from . import dqn, dqn_fast, ppo, ppo_fast
 
 # %% auto #0
 __all__ = ['AGENT_CLASSES', 'TRAINED_ALGOS', 'ENGINES', 'register_agent', 'load_agent', 'training_engine', 'train_agent']
@@ -50,7 +50,7 @@ def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, p
     "Train `algo` on the training split `market` with the engine `cfg` names; returns `(agent, history)`."
     engine = training_engine(algo, cfg)
     if algo == 'qlearning': return train_qlearning(TradingEnv(market, config=cfg), cfg, seed, progress)
-    if algo == 'ppo': return {'fast': ppo.train_ppo, 'readable': ppo.train_ppo}[engine](cfg, market, seed, progress)
+    if algo == 'ppo': return {'fast': ppo_fast.train_ppo_fast, 'readable': ppo.train_ppo}[engine](cfg, market, seed, progress)
     n_envs = dqn.DQNConfig.from_config(cfg).n_envs
     env = VecTradingEnv(market, n_envs, config=cfg, seed=seed) if n_envs > 1 else TradingEnv(market, config=cfg)
-    return {'fast': dqn.train_dqn, 'readable': dqn.train_dqn}[engine](env, cfg, seed, progress)
+    return {'fast': dqn_fast.train_dqn_fast, 'readable': dqn.train_dqn}[engine](env, cfg, seed, progress)

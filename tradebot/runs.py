@@ -17,16 +17,19 @@ from .models import load_agent
 from .backtest import BacktestResult
 
 # %% auto #0
-__all__ = ['LISTED_METRICS', 'RunError', 'new_run_dir', 'trade_markers', 'run_figure', 'html_page', 'write_json', 'run_info',
-           'write_run', 'read_equity', 'read_trades', 'read_run', 'list_runs', 'evaluate_to_run']
+__all__ = ['LISTED_METRICS', 'RunError', 'run_slug', 'new_run_dir', 'trade_markers', 'run_figure', 'html_page', 'write_json',
+           'run_info', 'write_curves', 'write_run', 'write_history', 'read_metrics', 'read_run_info', 'read_equity',
+           'read_trades', 'read_run', 'list_runs', 'evaluate_to_run']
 
-# %% ../nbs/32_runs.ipynb #c0006
+# %% ../nbs/32_runs.ipynb #c0008
 class RunError(TradebotError):
     "A run directory that is missing a file or holds an unreadable one."
 
-def _slug(text: str) -> str:
-    return re.sub(r'[^A-Za-z0-9.-]+', '-', str(text)).strip('-') or 'x'
+def run_slug(text: str) -> str:
+    "`text` as a piece of a folder name: letters, digits, `.`, `_` and `-` kept, other runs of characters `-`."
+    return re.sub(r'[^A-Za-z0-9._-]+', '-', str(text)).strip('-') or 'x'
 
+# %% ../nbs/32_runs.ipynb #c0011
 def new_run_dir(cfg: dict,          # merged config: `run.runs_dir` is the parent folder
                 algo: str, symbol: str,
                 runs_dir=None,      # parent folder instead of `run.runs_dir`
@@ -36,20 +39,21 @@ def new_run_dir(cfg: dict,          # merged config: `run.runs_dir` is the paren
     parent = Path(runs_dir) if runs_dir is not None else repo_path(cfg['run']['runs_dir'])
     parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime(time.time() if now is None else now))
-    base = f"{stamp}_{_slug(algo)}_{_slug(symbol)}"
+    base = f"{stamp}_{run_slug(algo)}_{run_slug(symbol)}"
     for i in range(1, 10_000):
         path = parent/(base if i == 1 else f"{base}_{i}")
         try: path.mkdir(); return path
         except FileExistsError: continue
     raise RunError(f"{parent}: no free run folder name for {base}")
 
-# %% ../nbs/32_runs.ipynb #c0009
+# %% ../nbs/32_runs.ipynb #c0014
 def trade_markers(frame: pd.DataFrame # `BacktestResult.frame()` or a read `equity.csv`
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(buys, sells): the bars where the position grew or shrank."
     change = frame['position'].diff().fillna(frame['position'].iloc[0])
     return frame[change > 0], frame[change < 0]
 
+# %% ../nbs/32_runs.ipynb #c0016
 def run_figure(frame: pd.DataFrame, title: str) -> go.Figure:
     "Equity with buy/sell markers over drawdown, for one run."
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
@@ -61,6 +65,7 @@ def run_figure(frame: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(title=title, height=650, yaxis_title='equity', yaxis2_title='drawdown', yaxis2_tickformat='.0%')
     return fig
 
+# %% ../nbs/32_runs.ipynb #c0019
 def html_page(parts: list, title: str) -> str:
     "A standalone HTML page of plotly figures and HTML snippets; plotly.js is embedded once (works offline)."
     body, js = [], True
@@ -69,7 +74,7 @@ def html_page(parts: list, title: str) -> str:
         else: body.append(str(part))
     return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title></head><body>\n" + '\n'.join(body) + "\n</body></html>\n"
 
-# %% ../nbs/32_runs.ipynb #c0012
+# %% ../nbs/32_runs.ipynb #c0022
 def _json_ready(value):
     if isinstance(value, dict): return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)): return [_json_ready(v) for v in value]
@@ -82,7 +87,7 @@ def write_json(path, data: dict) -> Path:
     path = Path(path); path.write_text(json.dumps(_json_ready(data), indent=2, sort_keys=True, allow_nan=False) + '\n')
     return path
 
-# %% ../nbs/32_runs.ipynb #c0014
+# %% ../nbs/32_runs.ipynb #c0025
 def _iso(ns) -> list:
     return [t.isoformat() for t in pd.to_datetime(np.asarray(ns, dtype=np.int64), utc=True)]
 
@@ -94,6 +99,17 @@ def run_info(result: BacktestResult, seed: int, extra: dict|None=None) -> dict:
             'tradebot_version': __version__, 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
             'n_bars': len(result.equity), 'start': start, 'end': end}
 
+# %% ../nbs/32_runs.ipynb #c0028
+def write_curves(run_dir, result: BacktestResult, title: str) -> None:
+    "`equity.csv`, `trades.csv` and `charts.html` of a backtest."
+    frame = result.frame()
+    frame.to_csv(run_dir/'equity.csv', date_format='%Y-%m-%dT%H:%M:%SZ')
+    trades = result.trades.copy()
+    for col in ('entry_time', 'exit_time'): trades[col] = _iso(trades[col]) if len(trades) else trades[col]
+    trades.to_csv(run_dir/'trades.csv', index=False)
+    (run_dir/'charts.html').write_text(html_page([run_figure(frame, title)], title))
+
+# %% ../nbs/32_runs.ipynb #c0031
 def write_run(run_dir,                 # folder from `new_run_dir` (created if missing)
               cfg: dict,               # the merged config of the run
               agent: Agent,            # the evaluated agent
@@ -109,21 +125,31 @@ def write_run(run_dir,                 # folder from `new_run_dir` (created if m
     agent.save(run_dir/'model')
     if scaler is not None: scaler.save(run_dir/'scaler.json')
     write_json(run_dir/'metrics.json', result.metrics)
-    frame = result.frame()
-    frame.to_csv(run_dir/'equity.csv', date_format='%Y-%m-%dT%H:%M:%SZ')
-    trades = result.trades.copy()
-    for col in ('entry_time', 'exit_time'): trades[col] = _iso(trades[col]) if len(trades) else trades[col]
-    trades.to_csv(run_dir/'trades.csv', index=False)
-    title = f"{result.algo} · {result.symbol} · {result.split} · seed {seed}"
-    (run_dir/'charts.html').write_text(html_page([run_figure(frame, title)], title))
+    write_curves(run_dir, result, f"{result.algo} · {result.symbol} · {result.split} · seed {seed}")
     return run_dir
 
-# %% ../nbs/32_runs.ipynb #c0016
+# %% ../nbs/32_runs.ipynb #c0034
+def write_history(history, run_dir) -> Path:
+    "The trainer's history as `history.csv` (rows, or columns of one length) or else `history.json`."
+    if isinstance(history, dict) and len({len(v) for v in history.values()}) > 1:
+        path = Path(run_dir)/'history.json'; path.write_text(json.dumps(history, default=float)); return path
+    path = Path(run_dir)/'history.csv'; pd.DataFrame(history).to_csv(path, index=False); return path
+
+# %% ../nbs/32_runs.ipynb #c0037
 def _read(path, reader):
     if not Path(path).is_file(): raise RunError(f"{path}: missing from the run directory")
     try: return reader(path)
     except (ValueError, KeyError, OSError) as e: raise RunError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
+def read_metrics(run_dir) -> dict:
+    "`metrics.json` of a run."
+    return _read(Path(run_dir)/'metrics.json', lambda p: json.loads(p.read_text()))
+
+def read_run_info(run_dir) -> dict:
+    "`run.json` of a run: algo, symbol, split, seed, version, creation time and extra keys."
+    return _read(Path(run_dir)/'run.json', lambda p: json.loads(p.read_text()))
+
+# %% ../nbs/32_runs.ipynb #c0040
 def _utc(values) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit('ns')
 
@@ -139,17 +165,17 @@ def read_trades(run_dir) -> pd.DataFrame:
     for col in ('entry_time', 'exit_time'): trades[col] = _utc(trades[col])
     return trades
 
+# %% ../nbs/32_runs.ipynb #c0043
 def read_run(run_dir, load_model: bool=True) -> dict:
     "A run directory as a dict: path, run, metrics, config, equity, trades, scaler and (optionally) agent."
     run_dir = Path(run_dir)
-    out = {'path': run_dir, 'run': _read(run_dir/'run.json', lambda p: json.loads(p.read_text())),
-           'metrics': _read(run_dir/'metrics.json', lambda p: json.loads(p.read_text())),
+    out = {'path': run_dir, 'run': read_run_info(run_dir), 'metrics': read_metrics(run_dir),
            'config': read_yaml(run_dir/'config.yaml'), 'equity': read_equity(run_dir), 'trades': read_trades(run_dir),
            'scaler': FeatureScaler.load(run_dir/'scaler.json') if (run_dir/'scaler.json').is_file() else None}
     out['agent'] = load_agent(run_dir/'model') if load_model else None
     return out
 
-# %% ../nbs/32_runs.ipynb #c0018
+# %% ../nbs/32_runs.ipynb #c0046
 LISTED_METRICS = ('total_return', 'sharpe_ratio', 'max_drawdown', 'trade_count', 'final_equity')
 
 def list_runs(runs_dir=None # folder holding run directories (default: `run.runs_dir` of the base config)
@@ -160,13 +186,12 @@ def list_runs(runs_dir=None # folder holding run directories (default: `run.runs
         runs_dir = repo_path(load_config()['run']['runs_dir'])
     rows = []
     for path in sorted(Path(runs_dir).glob('*/run.json')):
-        run = json.loads(path.read_text())
-        metrics = json.loads((path.parent/'metrics.json').read_text()) if (path.parent/'metrics.json').is_file() else {}
+        run, metrics = read_run_info(path.parent), read_metrics(path.parent) if (path.parent/'metrics.json').is_file() else {}
         rows.append({'run': path.parent.name, 'path': str(path.parent), **{k: run.get(k) for k in ('algo', 'symbol', 'split', 'seed', 'created')},
                      **{k: metrics.get(k) for k in LISTED_METRICS}})
     return pd.DataFrame(rows, columns=['run', 'path', 'algo', 'symbol', 'split', 'seed', 'created', *LISTED_METRICS])
 
-# %% ../nbs/32_runs.ipynb #c0020
+# %% ../nbs/32_runs.ipynb #c0049
 def evaluate_to_run(agent: Agent, market, cfg: dict, scaler: FeatureScaler|None, seed: int,
                     runs_dir=None,           # parent of a new run folder (default: `run.runs_dir`)
                     extra: dict|None=None,   # more keys for run.json

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np
 from gymnasium.utils.seeding import np_random
+from fastcore.basics import patch
 from stable_baselines3.common.vec_env import VecEnv
 from .config import TradebotError
 from .features import MarketData
@@ -15,62 +16,15 @@ from .env import (TradingEnv, Accounts, ACCOUNT_FIELDS, SLOTS, REWARD, TERMINATE
                           step_info, trade_records)
 
 # %% auto #0
-__all__ = ['VecTradingEnv', 'observe_episodes', 'step_episodes']
+__all__ = ['observe_episodes', 'step_episodes', 'VecTradingEnv']
 
-# %% ../nbs/12_vecenv.ipynb #c0005
-class VecTradingEnv(VecEnv):
-    "N episodes of `TradingEnv` dynamics stepped by one compiled loop (SB3 `VecEnv`)."
-    def __init__(self, data: MarketData|None=None, # market arrays; default: load the configured `split`
-                 n_envs: int=1,                    # episodes stepped together
-                 split: str='train', action_type: str|None=None, config: dict|None=None, risk=None,
-                 seed: int|None=None,              # episode i uses seed + i
-                 record_trades: bool=False,        # keep per-episode trade logs (`trades`, and `trade_log` in final infos)
-                 full_infos: bool=False,           # fill every info dict with the account, not only final ones
-                 **env_options):                   # overrides of `env:` keys, as for TradingEnv
-        if n_envs < 1: raise TradebotError(f"VecTradingEnv: n_envs must be >= 1, got {n_envs}")
-        self.template = TradingEnv(data, split, action_type, config, risk, **env_options)  # parses, validates, loads
-        self.params, self.risk, self.data = self.template.params, self.template.risk, self.template.data
-        self.record_trades, self.full_infos, self.render_mode = record_trades, full_infos, None
-        self._market, self._features, self._timestamps = self.template._market, self.template._features, self.template._timestamps
-        self._states = np.tile(new_state(self.params, self.risk), (n_envs, 1))
-        self.accounts = Accounts(self._states)
-        self._rngs = [np_random()[0] for _ in range(n_envs)]
-        super().__init__(n_envs, self.template.observation_space, self.template.action_space)
-        if seed is not None: self.seed(seed)               # applied by the first reset(), as in SB3
-        self.trades, self._actions = [[] for _ in range(n_envs)], None
-        self._reset_all([None] * n_envs, draw=False)
-
-# %% ../nbs/12_vecenv.ipynb #c0007
+# %% ../nbs/12_vecenv.ipynb #c0006
 @kernel
 def observe_episodes(states, market, features, n_obs: int) -> np.ndarray:
     "(N, n_obs) float32: the observation of every state row."
     out = np.empty((states.shape[0], n_obs), np.float32)
     for i in range(states.shape[0]): write_observation(states[i], market, features, out[i])
     return out
-
-def _observe(self: VecTradingEnv) -> np.ndarray:
-    return observe_episodes(self._states, self._market, self._features, self.observation_space.shape[0])
-
-def _reset_episode(self: VecTradingEnv, i: int, seed: int|None=None, draw: bool=True) -> None:
-    if seed is not None: self._rngs[i] = np_random(seed)[0]
-    start, end_t = episode_bounds(self.params, len(self.data), self._rngs[i], None if draw else self.params.window - 1)
-    reset_state(self._states[i], start, end_t)
-    self.trades[i] = []
-
-def _reset_all(self: VecTradingEnv, seeds, draw: bool=True) -> None:
-    for i in range(self.num_envs): self._reset_episode(i, seeds[i], draw)
-
-def _reset(self: VecTradingEnv) -> np.ndarray:
-    "Reset every episode (using seeds given to `seed()`, if any); returns the (N, obs) observations."
-    self._reset_all(self._seeds); self._reset_seeds()
-    self.reset_infos = [self._info(i) for i in range(self.num_envs)]
-    return self._observe()
-
-def _info(self: VecTradingEnv, i: int) -> dict:
-    return step_info(self._states[i].tolist(), self._timestamps)
-
-VecTradingEnv._observe, VecTradingEnv._reset_episode, VecTradingEnv._reset_all = _observe, _reset_episode, _reset_all
-VecTradingEnv.reset, VecTradingEnv._info = _reset, _info
 
 # %% ../nbs/12_vecenv.ipynb #c0009
 @kernel
@@ -85,52 +39,120 @@ def step_episodes(states, actions, market, features, n_obs: int) -> tuple:
         rewards[i], dones[i] = s[REWARD], s[TERMINATED] > 0 or s[TRUNCATED] > 0
     return obs, rewards, dones
 
-def _step_async(self: VecTradingEnv, actions: np.ndarray) -> None:
-    self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs)
+# %% ../nbs/12_vecenv.ipynb #c0012
+class VecTradingEnv(VecEnv):
+    "N episodes of `TradingEnv` dynamics stepped by one compiled loop (SB3 `VecEnv`)."
+    def __init__(self, data: MarketData,            # market arrays (`load_dataset(cfg).splits[...]`)
+                 n_envs: int=1,                    # episodes stepped together
+                 action_type: str|None=None, config: dict|None=None, risk=None,
+                 seed: int|None=None,              # episode i uses seed + i
+                 record_trades: bool=False,        # keep per-episode trade logs (`trades`, and `trade_log` in final infos)
+                 full_infos: bool=False,           # fill every info dict with the account, not only final ones
+                 **env_options):                   # overrides of `env:` keys, as for TradingEnv
+        if n_envs < 1: raise TradebotError(f"VecTradingEnv: n_envs must be >= 1, got {n_envs}")
+        self.template = TradingEnv(data, action_type=action_type, config=config, risk=risk, **env_options)  # parses, validates
+        self.params, self.risk, self.data = self.template.params, self.template.risk, self.template.data
+        self.record_trades, self.full_infos, self.render_mode = record_trades, full_infos, None
+        self._market, self._features, self._timestamps = self.template._market, self.template._features, self.template._timestamps
+        self._states = np.tile(new_state(self.params, self.risk), (n_envs, 1))
+        self.accounts = Accounts(self._states)
+        self._rngs = [np_random()[0] for _ in range(n_envs)]
+        super().__init__(n_envs, self.template.observation_space, self.template.action_space)
+        if seed is not None: self.seed(seed)               # applied by the first reset(), as in SB3
+        self.trades, self._actions = [[] for _ in range(n_envs)], None
+        self._reset_all([None] * n_envs, draw=False)
 
-def _step_wait(self: VecTradingEnv):
-    states = self._states
-    obs, rewards, dones = step_episodes(states, self._actions, self._market, self._features, self.observation_space.shape[0])
-    if self.record_trades:
-        for i in np.flatnonzero(states[:, CLOSED] + states[:, EXIT_REASON]): self.trades[i].extend(trade_records(states[i].tolist(), self._timestamps))
-    infos = [self._info(i) for i in range(self.num_envs)] if self.full_infos else [{} for _ in range(self.num_envs)]
-    if dones.any():
-        for i in np.flatnonzero(dones):
-            truncated = bool(states[i, TRUNCATED] and not states[i, TERMINATED])
-            infos[i] = {**self._info(i), 'terminal_observation': obs[i].copy(), 'TimeLimit.truncated': truncated}
-            if self.record_trades: infos[i]['trade_log'] = self.trades[i]
-            self._reset_episode(i)
-            obs[i] = observation(states[i], self._market, self._features)
-    return obs, rewards, dones, infos
+VecTradingEnv.__abstractmethods__ = frozenset()   # methods are attached below with @patch
 
-VecTradingEnv.step_async, VecTradingEnv.step_wait = _step_async, _step_wait
-
-# %% ../nbs/12_vecenv.ipynb #c0011
+# %% ../nbs/12_vecenv.ipynb #c0015
+@patch
 def _indices(self: VecTradingEnv, indices) -> list:
     if indices is None: return list(range(self.num_envs))
     return [indices] if isinstance(indices, (int, np.integer)) else list(indices)
 
-def _get_attr(self: VecTradingEnv, attr_name: str, indices=None) -> list:
+# %% ../nbs/12_vecenv.ipynb #c0017
+@patch
+def get_attr(self: VecTradingEnv, attr_name: str, indices=None) -> list:
     "Per-episode values of an account field, else the shared attribute once per index."
     idx = self._indices(indices)
     if attr_name in ACCOUNT_FIELDS: return [getattr(self.accounts, attr_name)[i].item() for i in idx]
     value = getattr(self, attr_name)
     return [value for _ in idx]
 
-def _set_attr(self: VecTradingEnv, attr_name: str, value, indices=None) -> None:
+# %% ../nbs/12_vecenv.ipynb #c0020
+@patch
+def _reset_episode(self: VecTradingEnv, i: int, seed: int|None=None, draw: bool=True) -> None:
+    if seed is not None: self._rngs[i] = np_random(seed)[0]
+    start, end_t = episode_bounds(self.params, len(self.data), self._rngs[i], None if draw else self.params.window - 1)
+    reset_state(self._states[i], start, end_t)
+    self.trades[i] = []
+
+@patch
+def _reset_all(self: VecTradingEnv, seeds, draw: bool=True) -> None:
+    for i in range(self.num_envs): self._reset_episode(i, seeds[i], draw)
+
+# %% ../nbs/12_vecenv.ipynb #c0023
+@patch
+def _observe(self: VecTradingEnv) -> np.ndarray:
+    return observe_episodes(self._states, self._market, self._features, self.observation_space.shape[0])
+
+@patch
+def _info(self: VecTradingEnv, i: int) -> dict:
+    return step_info(self._states[i].tolist(), self._timestamps)
+
+# %% ../nbs/12_vecenv.ipynb #c0026
+@patch
+def reset(self: VecTradingEnv) -> np.ndarray:
+    "Reset every episode (using seeds given to `seed()`, if any); returns the (N, obs) observations."
+    self._reset_all(self._seeds); self._reset_seeds()
+    self.reset_infos = [self._info(i) for i in range(self.num_envs)]
+    return self._observe()
+
+# %% ../nbs/12_vecenv.ipynb #c0029
+@patch
+def step_async(self: VecTradingEnv, actions: np.ndarray) -> None:
+    self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs)
+
+# %% ../nbs/12_vecenv.ipynb #c0032
+@patch
+def _restart_finished(self: VecTradingEnv, obs: np.ndarray, dones: np.ndarray, infos: list) -> None:
+    states = self._states
+    for i in np.flatnonzero(dones):
+        truncated = bool(states[i, TRUNCATED] and not states[i, TERMINATED])
+        infos[i] = {**self._info(i), 'terminal_observation': obs[i].copy(), 'TimeLimit.truncated': truncated}
+        if self.record_trades: infos[i]['trade_log'] = self.trades[i]
+        self._reset_episode(i)
+        obs[i] = observation(states[i], self._market, self._features)
+
+# %% ../nbs/12_vecenv.ipynb #c0034
+@patch
+def step_wait(self: VecTradingEnv):
+    states = self._states
+    obs, rewards, dones = step_episodes(states, self._actions, self._market, self._features, self.observation_space.shape[0])
+    if self.record_trades:
+        for i in np.flatnonzero(states[:, CLOSED] + states[:, EXIT_REASON]): self.trades[i].extend(trade_records(states[i].tolist(), self._timestamps))
+    infos = [self._info(i) for i in range(self.num_envs)] if self.full_infos else [{} for _ in range(self.num_envs)]
+    if dones.any(): self._restart_finished(obs, dones, infos)
+    return obs, rewards, dones, infos
+
+# %% ../nbs/12_vecenv.ipynb #c0037
+@patch
+def set_attr(self: VecTradingEnv, attr_name: str, value, indices=None) -> None:
     "Set an account field for some episodes, or a shared attribute."
     if attr_name in ACCOUNT_FIELDS: self._states[self._indices(indices), SLOTS[attr_name]] = value
     else: setattr(self, attr_name, value)
 
-def _env_method(self: VecTradingEnv, method_name: str, *method_args, indices=None, **method_kwargs) -> list:
+# %% ../nbs/12_vecenv.ipynb #c0040
+@patch
+def env_method(self: VecTradingEnv, method_name: str, *method_args, indices=None, **method_kwargs) -> list:
     return [getattr(self, method_name)(*method_args, **method_kwargs) for _ in self._indices(indices)]
 
-def _env_is_wrapped(self: VecTradingEnv, wrapper_class, indices=None) -> list:
+@patch
+def env_is_wrapped(self: VecTradingEnv, wrapper_class, indices=None) -> list:
     return [False for _ in self._indices(indices)]
 
-def _close(self: VecTradingEnv) -> None: pass
+@patch
+def close(self: VecTradingEnv) -> None: pass
 
-VecTradingEnv._indices, VecTradingEnv.get_attr, VecTradingEnv.set_attr = _indices, _get_attr, _set_attr
-VecTradingEnv.env_method, VecTradingEnv.env_is_wrapped, VecTradingEnv.close = _env_method, _env_is_wrapped, _close
+# %% ../nbs/12_vecenv.ipynb #c0043
 assert all(m in VecTradingEnv.__dict__ for m in VecEnv.__abstractmethods__)
-VecTradingEnv.__abstractmethods__ = frozenset()   # methods were attached after the class statement
