@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
+from .compute import import_legacy_gym_quietly
+import_legacy_gym_quietly()   # before stable-baselines3, which imports the legacy gym package when installed
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecMonitor

@@ -13,6 +13,8 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from gymnasium import spaces
+from .compute import import_legacy_gym_quietly
+import_legacy_gym_quietly()   # before stable-baselines3, which imports the legacy gym package when installed
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution

@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 from gymnasium.utils.seeding import np_random
 from fastcore.basics import patch
+from .compute import import_legacy_gym_quietly, kernel
+import_legacy_gym_quietly()   # before stable-baselines3, which imports the legacy gym package when installed
 from stable_baselines3.common.vec_env import VecEnv
 from .config import TradebotError
 from .features import MarketData
-from .compute import kernel
 from .env import (TradingEnv, Accounts, ACCOUNT_FIELDS, SLOTS, REWARD, TERMINATED, TRUNCATED, CLOSED, EXIT_REASON,
                           advance, write_observation, observation, new_state, reset_state, episode_bounds, market_table,
                           step_info, trade_records)
