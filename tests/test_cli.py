@@ -1,16 +1,20 @@
-"""The installed `tradebot` console script, as a user runs it: help, the data commands end to end, and one-line
-errors with exit code 2 for bad input (never a traceback)."""
-import os, shutil, subprocess, sys
+"""The installed `tradebot` console script, as a user runs it: help, the data commands end to end, a user's own CSV
+(every supported layout) flowing through by symbol, and one-line errors with exit code 2 for bad input (never a
+traceback)."""
+import json, os, shutil, subprocess, sys
 from pathlib import Path
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBCOMMANDS = 'download preprocess train baselines evaluate pipeline sweep live sim dashboard users'.split()
 
 
-def tradebot(*args, cwd=ROOT):
+def tradebot(*args, cwd=ROOT, home=None):
+    "Run the installed console script in `cwd`; `home` sets TRADEBOT_HOME (unset by default)."
     exe = shutil.which('tradebot', path=str(Path(sys.executable).parent)) or 'tradebot'
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != 'TRADEBOT_HOME'} | ({'TRADEBOT_HOME': str(home)} if home else {})
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
 
 
 def assert_one_line_error(proc, *words):
@@ -51,10 +55,10 @@ def test_malformed_csv(tmp_path):
     assert_one_line_error(tradebot('download', '--source', 'csv', bad, f'data.raw_dir={tmp_path}'), 'bars.csv', 'high < low')
 
 
-def _cached_download(raw_dir: Path, name='BTC-USD_1d_yahoo_2021-01-01_2021-03-01.csv') -> Path:
+def _cached_download(raw_dir: Path, name='BTC-USD_1d_yahoo_2021-01-01_2021-03-01.csv', interval='1d') -> Path:
     "A download already in the raw cache, so `download --source yahoo/bybit` runs offline (no network call)."
     from tradebot.data import load_embedded, save_raw
-    return save_raw(load_embedded('BTC-USD', '1d').iloc[:60], raw_dir / name)
+    return save_raw(load_embedded('BTC-USD', interval).iloc[:60], raw_dir / name)
 
 
 def test_dates_and_numbers_from_the_command_line(tmp_path):
@@ -64,7 +68,7 @@ def test_dates_and_numbers_from_the_command_line(tmp_path):
                     f'data.raw_dir={tmp_path}')
     assert proc.returncode == 0 and 'data.start' not in proc.stderr, proc.stderr
     assert '60 bars' in proc.stdout and str(cached) in proc.stdout, proc.stdout
-    cached = _cached_download(tmp_path, 'BTC-USD_60_bybit_linear_2021-01-01_2021-03-01.csv')
+    cached = _cached_download(tmp_path, 'BTC-USD_60_bybit_linear_2021-01-01_2021-03-01.csv', '1h')
     proc = tradebot('download', '--source', 'bybit', '--interval', '60', '--start', '2021-01-01', 'data.end=2021-03-01',
                     f'data.raw_dir={tmp_path}')
     assert proc.returncode == 0 and 'data.interval' not in proc.stderr, proc.stderr
@@ -99,8 +103,9 @@ def test_sample_download_and_preprocess(tmp_path):
     opts = [f'data.raw_dir={tmp_path}/raw', f'data.processed_dir={tmp_path}/processed']
     proc = tradebot('download', '--symbol', 'ETH-USD', '--source', 'sample', '--interval', '1d', *opts)
     assert proc.returncode == 0, proc.stderr
-    raw = tmp_path / 'raw' / 'ETH-USD_1d_sample.csv'
+    raw = tmp_path / 'raw' / 'ETH-USD_1d.csv'
     assert raw.exists() and len(raw.read_text().splitlines()) == 732  # header + 731 daily bars
+    assert json.loads(raw.with_suffix('.json').read_text())['source'] == "sample"
     proc = tradebot('preprocess', '--symbol', 'ETH-USD', '--interval', '1d', *opts)
     assert proc.returncode == 0, proc.stderr
     for word in ('train', 'val', 'test', 'rsi', 'macd_hist', 'atr_pct'): assert word in proc.stdout, proc.stdout
@@ -110,3 +115,122 @@ def test_sample_download_and_preprocess(tmp_path):
 def test_python_dash_m_is_the_same_cli():
     proc = subprocess.run([sys.executable, '-m', 'tradebot', 'download', 'seeed=1'], capture_output=True, text=True, cwd=ROOT)
     assert_one_line_error(proc, "unknown config key 'seeed'")
+
+
+def test_commands_not_built_yet_say_so():
+    for name in ('live', 'dashboard', 'users'):
+        helped = tradebot(name, '--help')
+        assert helped.returncode == 0 and 'Not available yet' in helped.stdout, helped.stdout
+        proc = tradebot(name)
+        assert_one_line_error(proc, f"'tradebot {name}' is not available yet", 'available: download, preprocess')
+        assert 'SPEC' not in proc.stderr, proc.stderr
+
+
+def test_pipeline_flags_in_help():
+    proc = tradebot('pipeline', '--help')
+    assert '--walk-forward' in proc.stdout and '(default 3)' in proc.stdout, proc.stdout
+    for name in ('preprocess', 'train', 'baselines', 'pipeline', 'sweep'): assert '--source' in tradebot(name, '--help').stdout, name
+
+
+# A user's own data: 500 synthetic daily bars, written in every CSV layout tradebot reads.
+DAILY = []
+
+
+def _daily_bars() -> pd.DataFrame:
+    if not DAILY:
+        from tradebot.features import synthetic_ohlcv
+        DAILY.append(synthetic_ohlcv(500, seed=3, drift=0.001, vol=0.03, freq='D'))
+    return DAILY[0]
+
+
+def _rows(bars, stamp, order, newest_first=False) -> list:
+    "One CSV line per bar: the timestamp as `stamp` writes it, then the columns in `order`."
+    lines = [','.join([stamp(t), *(repr(float(row[c])) for c in order)]) for t, row in bars.iterrows()]
+    return lines[::-1] if newest_first else lines
+
+
+def _layouts(bars) -> dict:
+    "{file name: text} for every supported CSV layout of `bars`."
+    ms, sec = (lambda t: str(t.value // 10**6)), (lambda t: str(t.value // 10**9))
+    day, iso = (lambda t: t.strftime('%Y-%m-%d')), (lambda t: t.strftime('%Y-%m-%dT%H:%M:%SZ'))
+    cdd = lambda t: f"{ms(t)},{t.strftime('%Y-%m-%d %H:%M:%S')},SOL/USDT"
+    bars = bars.assign(adj=bars.close, turnover=bars.close * bars.volume)
+    ohlcv, bybit = ['open', 'high', 'low', 'close', 'volume'], ['open', 'high', 'low', 'close', 'volume', 'turnover']
+    text = lambda header, lines: '\n'.join([*header, *lines]) + '\n'
+    return {
+        'yahoo_classic.csv': text(['Date,Open,High,Low,Close,Adj Close,Volume'], _rows(bars, day, ['open', 'high', 'low', 'close', 'adj', 'volume'])),
+        'yahoo_multi.csv': text(['Price,Close,High,Low,Open,Volume', 'Ticker' + ',SOL-USD' * 5, 'Date,,,,,'],
+                                _rows(bars, day, ['close', 'high', 'low', 'open', 'volume'])),
+        'cryptodatadownload.csv': text(['https://www.CryptoDataDownload.com', 'unix,date,symbol,open,high,low,close,Volume SOL,Volume USDT'],
+                                       _rows(bars, cdd, ['open', 'high', 'low', 'close', 'volume', 'turnover'], newest_first=True)),
+        'bybit_export.csv': text(['startTime,open,high,low,close,volume,turnover'], _rows(bars, ms, bybit, newest_first=True)),
+        'bybit_api_names.csv': text(['startTime,openPrice,highPrice,lowPrice,closePrice,volume,turnover'], _rows(bars, ms, bybit, newest_first=True)),
+        'bybit_no_header.csv': text([], _rows(bars, ms, bybit)),
+        'generic_seconds.csv': text(['Timestamp,OPEN,HIGH,LOW,CLOSE,VOLUME'], _rows(bars, sec, ohlcv)),
+        'generic_iso.csv': text(['datetime,open,high,low,close,volume'], _rows(bars, iso, ohlcv)),
+    }
+
+
+@pytest.mark.parametrize('layout', [name for name in _layouts(_daily_bars().iloc[:2]) if name != 'bybit_api_names.csv'])
+def test_own_csv_by_symbol(tmp_path, layout):
+    "download --symbol X --source csv FILE stores X_1d.csv under the working directory; preprocess --symbol X finds it."
+    from tradebot.data import load_raw
+    (tmp_path / layout).write_text(_layouts(_daily_bars())[layout])
+    proc = tradebot('download', '--symbol', 'SOL-USD', '--source', 'csv', layout, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    stored = tmp_path / 'data' / 'raw' / 'SOL-USD_1d.csv'
+    assert f'SOL-USD 1d from {tmp_path / layout}: 500 bars' in proc.stdout and str(stored) in proc.stdout, proc.stdout
+    pd.testing.assert_frame_equal(load_raw(stored), _daily_bars(), check_freq=False, rtol=1e-12)
+    proc = tradebot('preprocess', '--symbol', 'SOL-USD', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f'SOL-USD 1d from {stored}: ' in proc.stdout and f'cached in {tmp_path}/data/processed/' in proc.stdout, proc.stdout
+
+
+def test_bybit_api_daily_csv_through_the_pipeline(tmp_path):
+    "A Bybit export with the API's field names and daily bars: download, then pipeline --quick by symbol alone."
+    mine = tmp_path / 'sol_daily.csv'
+    mine.write_text(_layouts(_daily_bars())['bybit_api_names.csv'])
+    assert tradebot('download', '--symbol', 'SOL-USD', '--source', 'csv', mine, cwd=tmp_path).returncode == 0
+    proc = tradebot('pipeline', '--quick', '--symbol', 'SOL-USD', '--no-progress', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert 'SOL-USD 1d (csv)' in proc.stdout, proc.stdout
+    metrics = sorted((tmp_path / 'runs').rglob('metrics.json'))
+    runs = {path.relative_to(tmp_path / 'runs').parts[0] for path in metrics}
+    assert len(runs) >= 3 * 3 + 2, runs          # 3 learning agents x 3 seeds, and the baselines
+    for path in metrics: assert json.loads(path.read_text())['periods_per_year'] == 365, path
+    configs = list((tmp_path / 'runs').glob('*/config.yaml'))
+    assert configs and all(f"csv_path: {tmp_path}/data/raw/SOL-USD_1d.csv" in c.read_text() for c in configs)
+
+
+def test_interval_checked_and_unknown_symbol(tmp_path):
+    mine = tmp_path / 'daily.csv'
+    mine.write_text(_layouts(_daily_bars().iloc[:60])['generic_iso.csv'])
+    assert_one_line_error(tradebot('download', '--symbol', 'SOL-USD', '--source', 'csv', mine, '--interval', '1h', cwd=tmp_path),
+                          str(mine), "the bars are 1d apart", "not '1h'")
+    assert_one_line_error(tradebot('preprocess', '--symbol', 'SOL-USD', cwd=tmp_path),
+                          "no data for 'SOL-USD'", '`tradebot download --symbol SOL-USD --source csv FILE`')
+    assert_one_line_error(tradebot('train', '--algo', 'dqn', '--source', 'csv', mine, '--interval', '4h', cwd=tmp_path),
+                          str(mine), "not '4h'")
+
+
+def test_work_folders_follow_the_working_directory_or_home(tmp_path):
+    "data/ goes under the working directory, or under TRADEBOT_HOME when it is set; never into the checkout."
+    proc = tradebot('download', '--symbol', 'ETH-USD', '--source', 'sample', '--interval', '1d', cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / 'data' / 'raw' / 'ETH-USD_1d.csv').is_file(), proc.stderr
+    home = tmp_path / 'home'
+    proc = tradebot('download', '--symbol', 'ETH-USD', '--source', 'sample', '--interval', '1d', cwd=tmp_path, home=home)
+    assert proc.returncode == 0 and (home / 'data' / 'raw' / 'ETH-USD_1d.csv').is_file(), proc.stderr
+    proc = tradebot('preprocess', '--symbol', 'ETH-USD', cwd=tmp_path, home=home)
+    assert proc.returncode == 0 and f'ETH-USD 1d from {home}/data/raw/ETH-USD_1d.csv' in proc.stdout, proc.stdout
+    assert list((home / 'data' / 'processed').glob('*/scaler.json')), proc.stdout
+
+
+def test_sim_serves_and_refuses_a_public_address():
+    "`tradebot sim` through the installed script: it serves on loopback for --duration, and refuses 0.0.0.0."
+    helped = tradebot('sim', '--help')
+    assert helped.returncode == 0 and '--speed' in helped.stdout, helped.stdout
+    proc = tradebot('sim', '--port', '0', '--speed', '20', '--duration', '0.5')
+    assert proc.returncode == 0 and 'ws://127.0.0.1:' in proc.stdout, (proc.stdout, proc.stderr)
+    refused = tradebot('sim', '--host', '0.0.0.0', '--duration', '0')
+    assert refused.returncode == 2 and 'refusing to listen on 0.0.0.0' in refused.stderr, refused.stderr
+

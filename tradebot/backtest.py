@@ -143,5 +143,6 @@ def backtest(agent: Agent,       # any agent (its metadata gives action type and
     result = BacktestResult(agent.metadata.get('algo', agent.algo), market.symbol, market.split,
                             np.array([r['timestamp'] for r in rows], dtype=np.int64), **arrays,
                             action=np.array(actions + [math.nan]), traded_notional=np.array(notional), trades=_trades_frame(env.trades))
-    result.metrics = compute_metrics(result.equity, result.position, result.trades, result.traded_notional, cfg['data']['interval'])
+    result.metrics = compute_metrics(result.equity, result.position, result.trades, result.traded_notional,
+                                     cfg['data']['interval'], exposures=result.exposure)
     return result

@@ -6,12 +6,13 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .config import TradebotError, load_config, repo_path
+from .config import TradebotError, home_path, load_config, parse_overrides, read_yaml
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable', 'build_parser',
-           'overrides_from_args', 'config_from_args', 'cmd_download', 'cmd_preprocess', 'format_metrics', 'cmd_train',
-           'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline', 'cmd_sweep', 'cmd_not_yet', 'main']
+__all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
+           'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
+           'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
+           'cmd_sweep', 'cmd_sim', 'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -22,10 +23,10 @@ SUBCOMMANDS = {
     'evaluate':   'Backtest a trained run on a split and write its metrics',
     'pipeline':   'Data, features, all agents, baselines, evaluation and a comparison report',
     'sweep':      'Run a parameter grid through the papermill training notebook',
-    'live':       'Start the live trading backend (FastAPI on 127.0.0.1:8001)',
-    'sim':        'Start the local Bybit-protocol exchange simulator',
-    'dashboard':  'Serve the Voila dashboard on 127.0.0.1',
-    'users':      'Manage local dashboard accounts',
+    'live':       'Not available yet (planned: the live trading backend)',
+    'sim':        'A local Bybit v5 exchange on 127.0.0.1 replaying stored bars (public WebSocket, market REST, fault switches)',
+    'dashboard':  'Not available yet (planned: a local dashboard)',
+    'users':      'Not available yet (planned: local dashboard accounts)',
 }
 
 # %% ../nbs/90_cli.ipynb #c0009
@@ -42,6 +43,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides, e.g. env.fee=0.002')
 
 # %% ../nbs/90_cli.ipynb #c0015
+def _add_source(parser: argparse.ArgumentParser,
+                default: str='the bars stored for --symbol, else the embedded data', # for the help text
+               ) -> None:
+    parser.add_argument('--source', nargs='+', metavar=('SOURCE', 'FILE'), help=f'sample | yahoo | bybit | csv FILE (default: {default})')
+    parser.add_argument('--start', help='first day for yahoo/bybit, e.g. 2020-01-01')
+    parser.add_argument('--end', help='last day for yahoo/bybit')
+
+# %% ../nbs/90_cli.ipynb #c0018
 def _add_training_args(sub: argparse.ArgumentParser, name: str) -> None:
     "Arguments of train, pipeline and sweep."
     if name in ('train', 'sweep'):
@@ -52,7 +61,8 @@ def _add_training_args(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument('--timesteps', type=int, help='training budget (default: train.timesteps)')
         sub.add_argument('--papermill', action='store_true', help='train through the papermill notebook and keep it in the run')
     if name == 'pipeline':
-        sub.add_argument('--seeds', type=int, default=1, help='train each agent with this many seeds: seed, seed+1, ... (default 1)')
+        sub.add_argument('--seeds', type=int, default=3, help='train each agent with this many seeds: seed, seed+1, ... (default 3)')
+        sub.add_argument('--walk-forward', type=int, default=0, metavar='K', help='also retrain on K anchored folds, each tested on the block after it (default 0: off)')
     if name == 'sweep':
         sub.add_argument('--grid', nargs='+', default=[], metavar='key=v1,v2', help='grid axes, e.g. seed=1,2 agent.learning_rate=0.001,0.0005')
         sub.add_argument('--grid-file', help='a YAML grid file: key: [v1, v2]')
@@ -60,7 +70,7 @@ def _add_training_args(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument('--ray-address', help="run on this Ray cluster ('local' starts one here) instead of local processes")
     sub.add_argument('--quick', action='store_true', help='tiny training budgets: a smoke test in a minute or two')
 
-# %% ../nbs/90_cli.ipynb #c0017
+# %% ../nbs/90_cli.ipynb #c0020
 def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
     "Arguments of train, baselines, evaluate, pipeline and sweep."
     if name == 'evaluate':
@@ -68,29 +78,27 @@ def _add_experiment_args(sub: argparse.ArgumentParser, name: str) -> None:
         sub.add_argument('--split', default='test', choices=['train', 'val', 'test'], help='split to evaluate on (default: test)')
         return
     _add_common(sub)
+    _add_source(sub)
     if name != 'baselines': _add_training_args(sub, name)
     if name in ('train', 'baselines', 'pipeline'):
         sub.add_argument('--no-progress', action='store_true', help='no progress bars')
 
-# %% ../nbs/90_cli.ipynb #c0020
+# %% ../nbs/90_cli.ipynb #c0023
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser for every subcommand."
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, help_text in SUBCOMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        if name in ('download', 'preprocess'):
-            _add_common(sub)
-            sub.add_argument('--source', nargs='+', metavar=('SOURCE', 'FILE'),
-                             help='sample | yahoo | bybit | csv FILE (default: data.source)')
-            sub.add_argument('--start', help='first day for yahoo/bybit, e.g. 2020-01-01')
-            sub.add_argument('--end', help='last day for yahoo/bybit')
+        own = {'add_help': False, 'prefix_chars': '\x00'} if name == 'sim' else {}   # sim: every argument goes to its own parser
+        sub = commands.add_parser(name, help=help_text, description=help_text, **own)
+        if name in ('download', 'preprocess'): _add_common(sub); _add_source(sub, *(['data.source'] if name == 'download' else []))
         elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
+        elif name == 'sim': sub.add_argument('args', nargs='*', help='see tradebot sim --help')
         else:
             sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
-# %% ../nbs/90_cli.ipynb #c0023
+# %% ../nbs/90_cli.ipynb #c0026
 FLAG_KEYS = (('symbol', 'data.symbol'), ('interval', 'data.interval'), ('start', 'data.start'), ('end', 'data.end'),
              ('seed', 'seed'), ('timesteps', 'train.timesteps'))
 
@@ -110,27 +118,62 @@ def overrides_from_args(args) -> list:
         if len(source) == 2: overrides.append(f'data.csv_path={source[1]}')
     return overrides
 
-# %% ../nbs/90_cli.ipynb #c0025
+# %% ../nbs/90_cli.ipynb #c0028
 def config_from_args(args, algo=None) -> dict:
     "The merged config for parsed subcommand arguments."
     return load_config(algo, args.config, overrides_from_args(args))
 
-# %% ../nbs/90_cli.ipynb #c0028
+# %% ../nbs/90_cli.ipynb #c0031
+def _dotted(tree: dict, prefix: str='') -> list:
+    "Dotted names of the leaves of a nested dict."
+    return [name for key, value in tree.items()
+            for name in (_dotted(value, f'{prefix}{key}.') if isinstance(value, dict) else [f'{prefix}{key}'])]
+
+def given_keys(args) -> set:
+    "The config keys the user set: by a flag, a `key=value` override or in the --config file."
+    from_file = read_yaml(args.config) if getattr(args, 'config', None) else {}
+    return set(_dotted(from_file)) | set(_dotted(parse_overrides(overrides_from_args(args))))
+
+# %% ../nbs/90_cli.ipynb #c0034
+FOLDER_KEYS = ('data.raw_dir', 'data.processed_dir', 'run.runs_dir')
+
+def command_overrides(args,
+                      find_data: bool=True, # settle the data with `resolve_data` (download: no, it fetches)
+                     ) -> list:
+    "The overrides of `args`, plus absolute work folders and the data source, file and interval settled."
+    from tradebot.data import resolve_data
+    overrides, given = overrides_from_args(args), given_keys(args)
+    cfg = load_config(None, args.config, overrides)
+    folders = [f"{section}.{name}={home_path(cfg[section][name])}" for section, name in (key.split('.') for key in FOLDER_KEYS)]
+    data = load_config(None, args.config, [*overrides, *folders])['data']
+    settled = resolve_data(data, 'data.source' in given, 'data.interval' in given) if find_data else data
+    return [*overrides, *folders, *(f'data.{key}={value}' for key, value in settled.items() if value != data[key])]
+
+# %% ../nbs/90_cli.ipynb #c0037
+def _origin(data: dict) -> dict:
+    "Where downloaded bars came from, for the stored bars' .json note."
+    from tradebot.data import raw_path
+    if data['source'] == 'csv': return {'source': 'csv', 'csv_path': str(Path(data['csv_path']).expanduser().resolve())}
+    if data['source'] == 'sample': return {'source': 'sample'}
+    return {'source': data['source'], 'start': data['start'], 'end': data['end'], 'download_cache': str(raw_path(data))}
+
+# %% ../nbs/90_cli.ipynb #c0039
 def cmd_download(args) -> Path:
-    "Fetch OHLCV for the configured source and save it under data/raw."
-    from tradebot.data import fetch_ohlcv, raw_path, save_raw
-    cfg = config_from_args(args)
-    frame = fetch_ohlcv(cfg['data'])
-    path = save_raw(frame, raw_path(cfg['data']))
-    print(f"{cfg['data']['symbol']} {cfg['data']['interval']} from {cfg['data']['source']}: {len(frame)} bars "
-          f"{frame.index[0]} → {frame.index[-1]}\nwrote {path}")
+    "Fetch bars from the chosen source and store them as data/raw/SYMBOL_INTERVAL.csv (their real interval)."
+    from tradebot.data import check_interval, fetch_ohlcv, store_bars
+    data = load_config(None, args.config, command_overrides(args, find_data=False))['data']
+    frame, origin = fetch_ohlcv(data), _origin(data)
+    where = origin.get('csv_path') or origin['source'] + (f" (download cache {origin['download_cache']})" if 'download_cache' in origin else '')
+    interval = check_interval(frame, where, data['interval'] if 'data.interval' in given_keys(args) else None)
+    path = store_bars(frame, data['symbol'], data['raw_dir'], origin, interval)
+    print(f"{data['symbol']} {interval} from {where}: {len(frame)} bars {frame.index[0]} → {frame.index[-1]}\nwrote {path}")
     return path
 
-# %% ../nbs/90_cli.ipynb #c0031
+# %% ../nbs/90_cli.ipynb #c0042
 def cmd_preprocess(args):
     "Build (or reuse) the processed dataset the way train/pipeline do, and print its summary."
     from tradebot.features import load_dataset, summarize_dataset
-    cfg = config_from_args(args)
+    cfg = load_config(None, args.config, command_overrides(args))
     data = cfg['data']
     dataset = load_dataset(cfg)
     origin = data['csv_path'] if data['source'] == 'csv' else data['source']
@@ -138,10 +181,10 @@ def cmd_preprocess(args):
     print(f"{data['symbol']} {data['interval']} from {origin}: {summary['rows'].sum()} bars after the warm-up")
     print(summary.to_string())
     print(f"features ({len(dataset.feature_names)}): {', '.join(dataset.feature_names)}")
-    print(f"cached in {repo_path(cfg['data']['processed_dir'])/dataset.key}")
+    print(f"cached in {home_path(data['processed_dir'])/dataset.key}")
     return dataset
 
-# %% ../nbs/90_cli.ipynb #c0034
+# %% ../nbs/90_cli.ipynb #c0045
 SUMMARY_METRICS = (('total_return', '{:+.2%}'), ('sharpe_ratio', '{:.2f}'), ('max_drawdown', '{:.2%}'), ('trade_count', '{}'))
 
 def format_metrics(metrics: dict) -> str:
@@ -149,7 +192,7 @@ def format_metrics(metrics: dict) -> str:
     def show(key, fmt): return 'n/a' if metrics.get(key) is None else fmt.format(metrics[key])
     return '  '.join(f"{key}={show(key, fmt)}" for key, fmt in SUMMARY_METRICS)
 
-# %% ../nbs/90_cli.ipynb #c0037
+# %% ../nbs/90_cli.ipynb #c0048
 def _print_run(run_dir, metrics: dict|None=None) -> None:
     "The run folder and its headline metrics (default: read from the run)."
     from tradebot.runs import read_metrics
@@ -157,57 +200,67 @@ def _print_run(run_dir, metrics: dict|None=None) -> None:
 
 def _progress(args) -> bool: return not getattr(args, 'no_progress', False)
 
-# %% ../nbs/90_cli.ipynb #c0040
+# %% ../nbs/90_cli.ipynb #c0051
 def cmd_train(args) -> Path:
     "Train one agent (in-process, or through the papermill notebook) and evaluate it out of sample."
     from tradebot.experiments import experiment_config, train_run, papermill_run
-    overrides = overrides_from_args(args)
+    overrides = command_overrides(args)
     if args.papermill: run_dir = papermill_run(args.algo, args.config, overrides, quick=args.quick)
     else: run_dir = train_run(args.algo, experiment_config(args.algo, args.config, overrides, args.quick), progress=_progress(args))
     _print_run(run_dir)
     return run_dir
 
-# %% ../nbs/90_cli.ipynb #c0042
+# %% ../nbs/90_cli.ipynb #c0053
 def cmd_baselines(args) -> list:
     "Backtest the baselines in `agent.strategies` on the evaluation split."
     from tradebot.experiments import experiment_config, run_baselines
-    run_dirs = run_baselines(experiment_config('baselines', args.config, overrides_from_args(args)))
+    run_dirs = run_baselines(experiment_config('baselines', args.config, command_overrides(args)))
     for run_dir in run_dirs: _print_run(run_dir)
     return run_dirs
 
-# %% ../nbs/90_cli.ipynb #c0044
+# %% ../nbs/90_cli.ipynb #c0055
 def cmd_evaluate(args) -> dict:
-    "Backtest a saved run on a split and rewrite its metrics."
+    "Backtest a saved run on a split; its evaluation goes to the run's folder for that split."
     from tradebot.experiments import evaluate_run
     metrics = evaluate_run(args.run_dir, args.split)
     _print_run(args.run_dir, metrics)
     return metrics
 
-# %% ../nbs/90_cli.ipynb #c0046
+# %% ../nbs/90_cli.ipynb #c0058
 def cmd_pipeline(args) -> Path:
     "Data, features, all three agents, baselines, evaluation and the comparison report."
     from tradebot.experiments import run_pipeline
-    report = run_pipeline(overrides_from_args(args), quick=args.quick, seeds=args.seeds, config_file=args.config, progress=_progress(args))
+    if args.walk_forward < 0: raise TradebotError(f"--walk-forward must be >= 0, got {args.walk_forward}")
+    folds = {'walk_forward': args.walk_forward} if args.walk_forward else {}
+    report = run_pipeline(command_overrides(args), quick=args.quick, seeds=args.seeds, config_file=args.config,
+                          progress=_progress(args), **folds)
     print(f"comparison report: {report}")
     return report
 
-# %% ../nbs/90_cli.ipynb #c0048
+# %% ../nbs/90_cli.ipynb #c0060
 def cmd_sweep(args) -> Path:
     "A parameter grid through the papermill training notebook, locally or on Ray."
     from tradebot.experiments import parse_grid, read_grid_file, sweep
     grid = {**(read_grid_file(args.grid_file) if args.grid_file else {}), **parse_grid(args.grid)}
-    table = sweep(args.algo, grid, args.config, overrides_from_args(args), quick=args.quick, workers=args.workers,
+    table = sweep(args.algo, grid, args.config, command_overrides(args), quick=args.quick, workers=args.workers,
                   ray_address=args.ray_address)
     print(f"sweep table: {table}")
     return table
 
-# %% ../nbs/90_cli.ipynb #c0051
-def cmd_not_yet(args):
-    raise NotYetAvailable(f"'tradebot {args.command}' is not yet available in this version (spec: see SPEC.md)")
+# %% ../nbs/90_cli.ipynb #c0063
+def cmd_sim(args) -> int:
+    "`tradebot sim ...`: the local Bybit exchange until Ctrl-C or `--duration`."
+    from tradebot.sim.server import sim_main
+    return sim_main(args.args)
 
-# %% ../nbs/90_cli.ipynb #c0053
+# %% ../nbs/90_cli.ipynb #c0066
+def cmd_not_yet(args):
+    "The error of a subcommand that is not built yet."
+    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim'])}")
+
+# %% ../nbs/90_cli.ipynb #c0068
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
-            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep}
+            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."

@@ -10,8 +10,9 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['ALGOS', 'TradebotError', 'ConfigError', 'project_root', 'repo_path', 'as_text', 'merge_validated', 'parse_overrides',
-           'read_yaml', 'load_config', 'default_config', 'seed_everything', 'save_config_snapshot']
+__all__ = ['HOME_ENV', 'ALGOS', 'TradebotError', 'ConfigError', 'project_root', 'repo_path', 'home_dir', 'home_path', 'as_text',
+           'merge_validated', 'parse_overrides', 'read_yaml', 'load_config', 'default_config', 'seed_everything',
+           'save_config_snapshot']
 
 # %% ../nbs/00_config.ipynb #c0006
 class TradebotError(ValueError):
@@ -22,35 +23,50 @@ class ConfigError(TradebotError):
 
 # %% ../nbs/00_config.ipynb #c0009
 def project_root() -> Path:
-    "The folder holding `configs/base.yaml`: cwd or a parent of it, else the checkout of the installed package."
+    "The source checkout holding `configs/base.yaml`: beside the installed package, else cwd or a parent of it."
     here = Path.cwd().resolve()
     spec = importlib.util.find_spec('tradebot')
     installed = [Path(spec.origin).resolve().parent.parent] if spec and spec.origin else []
-    for folder in [here, *here.parents, *installed]:
+    for folder in [*installed, here, *here.parents]:
         if (folder/'configs'/'base.yaml').is_file(): return folder
-    raise ConfigError(f"configs/base.yaml not found from {here}: run tradebot inside its project folder")
+    raise ConfigError(f"configs/base.yaml not found beside the tradebot package nor from {here}: reinstall tradebot from its checkout")
 
 # %% ../nbs/00_config.ipynb #c0011
 def repo_path(*parts) -> Path:
-    "A path under the project root (absolute paths are returned unchanged)."
+    "A path in the source checkout, for shipped files (absolute paths are returned unchanged)."
     path = Path(*parts)
     return path if path.is_absolute() else project_root()/path
 
-# %% ../nbs/00_config.ipynb #c0014
+# %% ../nbs/00_config.ipynb #c0013
+HOME_ENV = 'TRADEBOT_HOME'
+
+def home_dir() -> Path:
+    "Where data/ and runs/ go: $TRADEBOT_HOME, else the project folder holding the cwd, else the cwd."
+    if os.environ.get(HOME_ENV): return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    here = Path.cwd().resolve()
+    return next((f for f in [here, *here.parents] if (f/'configs'/'base.yaml').is_file()), here)
+
+# %% ../nbs/00_config.ipynb #c0015
+def home_path(*parts) -> Path:
+    "A path under `home_dir()` for data/ and runs/ (absolute paths are returned unchanged)."
+    path = Path(*parts).expanduser()
+    return path if path.is_absolute() else home_dir()/path
+
+# %% ../nbs/00_config.ipynb #c0018
 def _type_ok(value, default) -> bool:
     if isinstance(default, bool) or isinstance(value, bool): return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, float): return isinstance(value, (int, float))
     if isinstance(default, list): return isinstance(value, list)
     return isinstance(value, type(default))
 
-# %% ../nbs/00_config.ipynb #c0016
+# %% ../nbs/00_config.ipynb #c0020
 def as_text(value, default):
     "`value` as text when the schema `default` is a string and YAML read a date or number; else unchanged."
     if isinstance(default, str) and not isinstance(value, bool) and isinstance(value, (int, float, datetime.date)):
         return value.isoformat() if isinstance(value, datetime.date) else str(value)
     return value
 
-# %% ../nbs/00_config.ipynb #c0018
+# %% ../nbs/00_config.ipynb #c0022
 def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefix='') -> dict:
     "Deep-merge `override` into a copy of `base`, rejecting unknown keys and wrong types (errors name `source`)."
     merged = copy.deepcopy(base)
@@ -70,7 +86,7 @@ def merge_validated(base: dict, override: dict, source: str, open_keys=(), prefi
         else: merged[key] = float(value) if isinstance(default, float) else copy.deepcopy(value)
     return merged
 
-# %% ../nbs/00_config.ipynb #c0023
+# %% ../nbs/00_config.ipynb #c0027
 def parse_overrides(pairs) -> dict:
     "Turn `['env.fee=0.002', 'seed=1']` into a nested dict."
     nested = {}
@@ -86,7 +102,7 @@ def parse_overrides(pairs) -> dict:
         node[leaf] = value
     return nested
 
-# %% ../nbs/00_config.ipynb #c0026
+# %% ../nbs/00_config.ipynb #c0030
 def read_yaml(path) -> dict:
     "Read a YAML mapping, with errors that name the file."
     path = Path(path)
@@ -96,7 +112,7 @@ def read_yaml(path) -> dict:
     if not isinstance(data, dict): raise ConfigError(f"{path}: a config file must hold a mapping")
     return data
 
-# %% ../nbs/00_config.ipynb #c0028
+# %% ../nbs/00_config.ipynb #c0032
 ALGOS = ('qlearning', 'dqn', 'ppo', 'baselines')
 
 def load_config(algo: str|None=None, # qlearning, dqn, ppo or baselines: adds configs/ALGO.yaml
@@ -114,12 +130,12 @@ def load_config(algo: str|None=None, # qlearning, dqn, ppo or baselines: adds co
     if config_file: cfg = merge_validated(cfg, read_yaml(config_file), str(config_file))
     return merge_validated(cfg, parse_overrides(overrides), 'command line')
 
-# %% ../nbs/00_config.ipynb #c0031
+# %% ../nbs/00_config.ipynb #c0035
 def default_config() -> dict:
     "The base configuration with no algorithm."
     return load_config()
 
-# %% ../nbs/00_config.ipynb #c0036
+# %% ../nbs/00_config.ipynb #c0040
 def seed_everything(seed: int) -> None:
     "Seed python's `random`, numpy and torch; export `PYTHONHASHSEED` for subprocesses."
     random.seed(seed)
@@ -131,7 +147,7 @@ def seed_everything(seed: int) -> None:
         if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     except ImportError: pass
 
-# %% ../nbs/00_config.ipynb #c0039
+# %% ../nbs/00_config.ipynb #c0043
 def save_config_snapshot(cfg: dict, run_dir) -> Path:
     "Write the merged config to `run_dir/config.yaml`."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)

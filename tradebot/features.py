@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 from fastcore.basics import patch
-from .config import TradebotError, repo_path
+from .config import TradebotError, home_path
 
 # %% auto #0
 __all__ = ['RAW_COLUMNS', 'SPLITS', 'FEATURE_VERSION', 'MarketData', 'synthetic_ohlcv', 'log_return', 'sma', 'ema', 'wilder',
@@ -395,7 +395,7 @@ def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
                 ) -> Dataset:
     "Fetch the configured raw bars and prepare them (cached in `data.processed_dir`)."
     from tradebot.data import fetch_ohlcv
-    cache_dir = repo_path(cfg['data']['processed_dir']) if cache else None
+    cache_dir = home_path(cfg['data']['processed_dir']) if cache else None
     return prepare_dataset(fetch_ohlcv(cfg['data'], csv_path=csv_path, cache=cache), cfg, cache_dir=cache_dir, scaler=scaler)
 
 # %% ../nbs/02_features.ipynb #c0108

@@ -4,22 +4,23 @@
 
 # %% ../nbs/32_runs.ipynb #c0002
 from __future__ import annotations
-import json, math, re, time
+import hashlib, json, math, re, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .config import TradebotError, read_yaml, repo_path, save_config_snapshot
+from .config import TradebotError, read_yaml, home_path, save_config_snapshot
 from .features import FeatureScaler
 from .agents import Agent
 from .models import load_agent
 from .backtest import BacktestResult
 
 # %% auto #0
-__all__ = ['LISTED_METRICS', 'RunError', 'run_slug', 'new_run_dir', 'trade_markers', 'run_figure', 'html_page', 'write_json',
-           'run_info', 'write_curves', 'write_run', 'write_history', 'read_metrics', 'read_run_info', 'read_equity',
-           'read_trades', 'read_run', 'list_runs', 'evaluate_to_run']
+__all__ = ['LISTED_METRICS', 'RunError', 'run_slug', 'point_label', 'new_run_dir', 'trade_markers', 'run_figure', 'html_page',
+           'write_json', 'bar_span', 'run_info', 'write_curves', 'evaluation_dir', 'write_evaluation', 'write_run',
+           'write_history', 'read_run_info', 'evaluation_to_read', 'read_metrics', 'read_equity', 'read_trades',
+           'read_run', 'list_runs', 'evaluate_to_run']
 
 # %% ../nbs/32_runs.ipynb #c0008
 class RunError(TradebotError):
@@ -30,30 +31,41 @@ def run_slug(text: str) -> str:
     return re.sub(r'[^A-Za-z0-9._-]+', '-', str(text)).strip('-') or 'x'
 
 # %% ../nbs/32_runs.ipynb #c0011
+def point_label(point: dict,          # {config key: value}, e.g. a sweep's grid point
+                max_length: int=100,  # longer labels are cut and end with 8 hex digits of their hash
+               ) -> str:
+    "`{'seed': 1, 'agent.learning_rate': 0.001}` -> `'seed=1_agent.learning_rate=0.001'`, safe in a folder name."
+    safe = lambda value: re.sub(r'[^A-Za-z0-9._-]+', '-', str(value)).strip('-') or 'x'
+    text = '_'.join(f'{safe(key)}={safe(value)}' for key, value in point.items())
+    if len(text) <= max_length: return text
+    return f"{text[:max_length - 9]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+# %% ../nbs/32_runs.ipynb #c0014
 def new_run_dir(cfg: dict,          # merged config: `run.runs_dir` is the parent folder
                 algo: str, symbol: str,
                 runs_dir=None,      # parent folder instead of `run.runs_dir`
                 now: float|None=None, # seconds since the epoch (default: the clock)
+                label: str='',      # appended after the symbol, e.g. `point_label(point)`
                ) -> Path:
-    "Create and return a fresh `runs/<YYYYmmdd-HHMMSS>_<algo>_<symbol>/` folder (suffixed `_2`, `_3`… if taken)."
-    parent = Path(runs_dir) if runs_dir is not None else repo_path(cfg['run']['runs_dir'])
+    "Create and return a fresh `runs/<YYYYmmdd-HHMMSS>_<algo>_<symbol>[_<label>]/` folder (suffixed `_2`, `_3`… if taken)."
+    parent = Path(runs_dir) if runs_dir is not None else home_path(cfg['run']['runs_dir'])
     parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime(time.time() if now is None else now))
-    base = f"{stamp}_{run_slug(algo)}_{run_slug(symbol)}"
+    base = f"{stamp}_{run_slug(algo)}_{run_slug(symbol)}" + (f"_{re.sub(r'[^A-Za-z0-9._=-]+', '-', label)}" if label else '')
     for i in range(1, 10_000):
         path = parent/(base if i == 1 else f"{base}_{i}")
         try: path.mkdir(); return path
         except FileExistsError: continue
     raise RunError(f"{parent}: no free run folder name for {base}")
 
-# %% ../nbs/32_runs.ipynb #c0014
+# %% ../nbs/32_runs.ipynb #c0017
 def trade_markers(frame: pd.DataFrame # `BacktestResult.frame()` or a read `equity.csv`
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(buys, sells): the bars where the position grew or shrank."
     change = frame['position'].diff().fillna(frame['position'].iloc[0])
     return frame[change > 0], frame[change < 0]
 
-# %% ../nbs/32_runs.ipynb #c0016
+# %% ../nbs/32_runs.ipynb #c0019
 def run_figure(frame: pd.DataFrame, title: str) -> go.Figure:
     "Equity with buy/sell markers over drawdown, for one run."
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
@@ -65,7 +77,7 @@ def run_figure(frame: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(title=title, height=650, yaxis_title='equity', yaxis2_title='drawdown', yaxis2_tickformat='.0%')
     return fig
 
-# %% ../nbs/32_runs.ipynb #c0019
+# %% ../nbs/32_runs.ipynb #c0022
 def html_page(parts: list, title: str) -> str:
     "A standalone HTML page of plotly figures and HTML snippets; plotly.js is embedded once (works offline)."
     body, js = [], True
@@ -74,7 +86,7 @@ def html_page(parts: list, title: str) -> str:
         else: body.append(str(part))
     return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title></head><body>\n" + '\n'.join(body) + "\n</body></html>\n"
 
-# %% ../nbs/32_runs.ipynb #c0022
+# %% ../nbs/32_runs.ipynb #c0025
 def _json_ready(value):
     if isinstance(value, dict): return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)): return [_json_ready(v) for v in value]
@@ -87,29 +99,51 @@ def write_json(path, data: dict) -> Path:
     path = Path(path); path.write_text(json.dumps(_json_ready(data), indent=2, sort_keys=True, allow_nan=False) + '\n')
     return path
 
-# %% ../nbs/32_runs.ipynb #c0025
+# %% ../nbs/32_runs.ipynb #c0028
 def _iso(ns) -> list:
     return [t.isoformat() for t in pd.to_datetime(np.asarray(ns, dtype=np.int64), utc=True)]
 
-def run_info(result: BacktestResult, seed: int, extra: dict|None=None) -> dict:
+def bar_span(result: BacktestResult) -> dict:
+    "The bars a backtest covers: `n_bars`, first (`start`) and last (`end`) timestamp, ISO UTC."
+    start, end = _iso(result.timestamps[[0, -1]]) if len(result.timestamps) else (None, None)
+    return {'n_bars': len(result.equity), 'start': start, 'end': end}
+
+# %% ../nbs/32_runs.ipynb #c0030
+def run_info(result: BacktestResult, seed: int, extra: dict|None=None,
+             split: str|None=None, # the split of the run's own evaluation (default: `result.split`)
+            ) -> dict:
     "The content of `run.json`: identity, seed, version, creation time and `extra`."
     from tradebot import __version__
-    start, end = _iso(result.timestamps[[0, -1]]) if len(result.timestamps) else (None, None)
-    return {**(extra or {}), 'algo': result.algo, 'symbol': result.symbol, 'split': result.split, 'seed': int(seed),
-            'tradebot_version': __version__, 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-            'n_bars': len(result.equity), 'start': start, 'end': end}
+    return {**(extra or {}), 'algo': result.algo, 'symbol': result.symbol, 'split': split or result.split, 'seed': int(seed),
+            'tradebot_version': __version__, 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **bar_span(result)}
 
-# %% ../nbs/32_runs.ipynb #c0028
-def write_curves(run_dir, result: BacktestResult, title: str) -> None:
-    "`equity.csv`, `trades.csv` and `charts.html` of a backtest."
-    frame = result.frame()
-    frame.to_csv(run_dir/'equity.csv', date_format='%Y-%m-%dT%H:%M:%SZ')
+# %% ../nbs/32_runs.ipynb #c0033
+def write_curves(folder, result: BacktestResult, title: str) -> None:
+    "`equity.csv`, `trades.csv` and `charts.html` of a backtest, in `folder`."
+    folder = Path(folder); frame = result.frame()
+    frame.to_csv(folder/'equity.csv', date_format='%Y-%m-%dT%H:%M:%SZ')
     trades = result.trades.copy()
     for col in ('entry_time', 'exit_time'): trades[col] = _iso(trades[col]) if len(trades) else trades[col]
-    trades.to_csv(run_dir/'trades.csv', index=False)
-    (run_dir/'charts.html').write_text(html_page([run_figure(frame, title)], title))
+    trades.to_csv(folder/'trades.csv', index=False)
+    (folder/'charts.html').write_text(html_page([run_figure(frame, title)], title))
 
-# %% ../nbs/32_runs.ipynb #c0031
+# %% ../nbs/32_runs.ipynb #c0036
+def evaluation_dir(run_dir, split: str) -> Path:
+    "The folder of a run's evaluation on `split`: `run_dir/eval/<split>/`."
+    return Path(run_dir)/'eval'/run_slug(split)
+
+def write_evaluation(run_dir, result: BacktestResult, seed: int,
+                     split: str|None=None, # the evaluation's name (default: `result.split`)
+                    ) -> Path:
+    "Metrics, bars, curves, trades and charts of one evaluation into `run_dir/eval/<split>/`; returns that folder."
+    split = split or result.split
+    folder = evaluation_dir(run_dir, split); folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder/'metrics.json', result.metrics)
+    write_json(folder/'evaluation.json', {'split': split, **bar_span(result)})
+    write_curves(folder, result, f"{result.algo} · {result.symbol} · {split} · seed {seed}")
+    return folder
+
+# %% ../nbs/32_runs.ipynb #c0039
 def write_run(run_dir,                 # folder from `new_run_dir` (created if missing)
               cfg: dict,               # the merged config of the run
               agent: Agent,            # the evaluated agent
@@ -117,65 +151,74 @@ def write_run(run_dir,                 # folder from `new_run_dir` (created if m
               result: BacktestResult,  # the evaluation backtest
               seed: int,               # the run's seed
               extra: dict|None=None,   # more keys for run.json (e.g. timesteps, train_seconds)
+              split: str|None=None,    # the evaluation's name, `eval/<split>/` (default: `result.split`)
              ) -> Path:
-    "Write config, run info, model, scaler, metrics, equity/trades CSV and charts into `run_dir`."
+    "Write config, run info, model and scaler into `run_dir`, and the evaluation into `run_dir/eval/<split>/`."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     save_config_snapshot(cfg, run_dir)
-    write_json(run_dir/'run.json', run_info(result, seed, extra))
+    write_json(run_dir/'run.json', run_info(result, seed, extra, split))
     agent.save(run_dir/'model')
     if scaler is not None: scaler.save(run_dir/'scaler.json')
-    write_json(run_dir/'metrics.json', result.metrics)
-    write_curves(run_dir, result, f"{result.algo} · {result.symbol} · {result.split} · seed {seed}")
+    write_evaluation(run_dir, result, seed, split)
     return run_dir
 
-# %% ../nbs/32_runs.ipynb #c0034
+# %% ../nbs/32_runs.ipynb #c0042
 def write_history(history, run_dir) -> Path:
     "The trainer's history as `history.csv` (rows, or columns of one length) or else `history.json`."
     if isinstance(history, dict) and len({len(v) for v in history.values()}) > 1:
         path = Path(run_dir)/'history.json'; path.write_text(json.dumps(history, default=float)); return path
     path = Path(run_dir)/'history.csv'; pd.DataFrame(history).to_csv(path, index=False); return path
 
-# %% ../nbs/32_runs.ipynb #c0037
+# %% ../nbs/32_runs.ipynb #c0045
 def _read(path, reader):
     if not Path(path).is_file(): raise RunError(f"{path}: missing from the run directory")
     try: return reader(path)
     except (ValueError, KeyError, OSError) as e: raise RunError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
-def read_metrics(run_dir) -> dict:
-    "`metrics.json` of a run."
-    return _read(Path(run_dir)/'metrics.json', lambda p: json.loads(p.read_text()))
-
 def read_run_info(run_dir) -> dict:
     "`run.json` of a run: algo, symbol, split, seed, version, creation time and extra keys."
     return _read(Path(run_dir)/'run.json', lambda p: json.loads(p.read_text()))
 
-# %% ../nbs/32_runs.ipynb #c0040
+# %% ../nbs/32_runs.ipynb #c0047
+def evaluation_to_read(run_dir, split: str|None=None) -> Path:
+    "The folder holding a run's evaluation on `split` (default: the split in run.json)."
+    run_dir = Path(run_dir)
+    if split is None and not (run_dir/'eval').is_dir(): return run_dir   # flat layout of older runs
+    return evaluation_dir(run_dir, split or read_run_info(run_dir)['split'])
+
+def read_metrics(run_dir, split: str|None=None) -> dict:
+    "`metrics.json` of a run's evaluation on `split` (default: the split in run.json)."
+    return _read(evaluation_to_read(run_dir, split)/'metrics.json', lambda p: json.loads(p.read_text()))
+
+# %% ../nbs/32_runs.ipynb #c0050
 def _utc(values) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit('ns')
 
-def read_equity(run_dir) -> pd.DataFrame:
-    "`equity.csv` of a run, on a UTC `timestamp` index (ns)."
-    frame = _read(Path(run_dir)/'equity.csv', lambda p: pd.read_csv(p, index_col='timestamp'))
+def read_equity(run_dir, split: str|None=None) -> pd.DataFrame:
+    "`equity.csv` of a run's evaluation on `split`, on a UTC `timestamp` index (ns)."
+    frame = _read(evaluation_to_read(run_dir, split)/'equity.csv', lambda p: pd.read_csv(p, index_col='timestamp'))
     frame.index = _utc(frame.index).rename('timestamp')
     return frame
 
-def read_trades(run_dir) -> pd.DataFrame:
-    "`trades.csv` of a run, with UTC entry/exit times."
-    trades = _read(Path(run_dir)/'trades.csv', pd.read_csv)
+def read_trades(run_dir, split: str|None=None) -> pd.DataFrame:
+    "`trades.csv` of a run's evaluation on `split`, with UTC entry/exit times."
+    trades = _read(evaluation_to_read(run_dir, split)/'trades.csv', pd.read_csv)
     for col in ('entry_time', 'exit_time'): trades[col] = _utc(trades[col])
     return trades
 
-# %% ../nbs/32_runs.ipynb #c0043
-def read_run(run_dir, load_model: bool=True) -> dict:
+# %% ../nbs/32_runs.ipynb #c0053
+def read_run(run_dir, load_model: bool=True,
+             split: str|None=None, # the evaluation to read (default: the split in run.json)
+            ) -> dict:
     "A run directory as a dict: path, run, metrics, config, equity, trades, scaler and (optionally) agent."
-    run_dir = Path(run_dir)
-    out = {'path': run_dir, 'run': read_run_info(run_dir), 'metrics': read_metrics(run_dir),
-           'config': read_yaml(run_dir/'config.yaml'), 'equity': read_equity(run_dir), 'trades': read_trades(run_dir),
+    run_dir = Path(run_dir); info = read_run_info(run_dir)
+    out = {'path': run_dir, 'run': {**info, 'split': split or info.get('split')}, 'metrics': read_metrics(run_dir, split),
+           'config': read_yaml(run_dir/'config.yaml'), 'equity': read_equity(run_dir, split), 'trades': read_trades(run_dir, split),
            'scaler': FeatureScaler.load(run_dir/'scaler.json') if (run_dir/'scaler.json').is_file() else None}
     out['agent'] = load_agent(run_dir/'model') if load_model else None
     return out
 
-# %% ../nbs/32_runs.ipynb #c0046
+# %% ../nbs/32_runs.ipynb #c0056
 LISTED_METRICS = ('total_return', 'sharpe_ratio', 'max_drawdown', 'trade_count', 'final_equity')
 
 def list_runs(runs_dir=None # folder holding run directories (default: `run.runs_dir` of the base config)
@@ -183,15 +226,16 @@ def list_runs(runs_dir=None # folder holding run directories (default: `run.runs
     "One row per run: name, path, algo, symbol, split, seed, created and headline metrics."
     if runs_dir is None:
         from tradebot.config import load_config
-        runs_dir = repo_path(load_config()['run']['runs_dir'])
+        runs_dir = home_path(load_config()['run']['runs_dir'])
     rows = []
     for path in sorted(Path(runs_dir).glob('*/run.json')):
-        run, metrics = read_run_info(path.parent), read_metrics(path.parent) if (path.parent/'metrics.json').is_file() else {}
+        run = read_run_info(path.parent)
+        metrics = read_metrics(path.parent) if (evaluation_to_read(path.parent)/'metrics.json').is_file() else {}
         rows.append({'run': path.parent.name, 'path': str(path.parent), **{k: run.get(k) for k in ('algo', 'symbol', 'split', 'seed', 'created')},
                      **{k: metrics.get(k) for k in LISTED_METRICS}})
     return pd.DataFrame(rows, columns=['run', 'path', 'algo', 'symbol', 'split', 'seed', 'created', *LISTED_METRICS])
 
-# %% ../nbs/32_runs.ipynb #c0049
+# %% ../nbs/32_runs.ipynb #c0059
 def evaluate_to_run(agent: Agent, market, cfg: dict, scaler: FeatureScaler|None, seed: int,
                     runs_dir=None,           # parent of a new run folder (default: `run.runs_dir`)
                     extra: dict|None=None,   # more keys for run.json
