@@ -1,13 +1,13 @@
 """The installed `tradebot` console script, as a user runs it: help, the data commands end to end, a user's own CSV
 (every supported layout) flowing through by symbol, and one-line errors with exit code 2 for bad input (never a
 traceback)."""
-import json, os, shutil, subprocess, sys
+import json, socket, os, shutil, subprocess, sys
 from pathlib import Path
 import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBCOMMANDS = 'download preprocess train baselines evaluate pipeline sweep live sim dashboard users'.split()
+SUBCOMMANDS = 'download preprocess train baselines evaluate pipeline sweep live sim prices dashboard users'.split()
 
 
 def tradebot(*args, cwd=ROOT, home=None):
@@ -233,4 +233,18 @@ def test_sim_serves_and_refuses_a_public_address():
     assert proc.returncode == 0 and 'ws://127.0.0.1:' in proc.stdout, (proc.stdout, proc.stderr)
     refused = tradebot('sim', '--host', '0.0.0.0', '--duration', '0')
     assert refused.returncode == 2 and 'refusing to listen on 0.0.0.0' in refused.stderr, refused.stderr
+
+
+def test_prices_shows_both_symbols_moving_with_nothing_else_started():
+    "`tradebot prices --exchange sim` on a fresh machine: it starts the simulator itself; both symbols are LIVE and move."
+    with socket.socket() as probe:                       # a port nobody listens on: no simulator is running there
+        probe.bind(('127.0.0.1', 0)); port = probe.getsockname()[1]
+    proc = tradebot('prices', '--exchange', 'sim', '--port', port, '--duration', '4', '--refresh', '0.5')
+    assert proc.returncode == 0, proc.stderr
+    screens = [screen for screen in proc.stdout.split('symbol ') if 'BTCUSDT' in screen and 'ETHUSDT' in screen]
+    assert len(screens) >= 3, proc.stdout
+    lasts = {symbol: {line.split()[3] for screen in screens for line in screen.splitlines() if line.startswith(symbol)}
+             for symbol in ('BTCUSDT', 'ETHUSDT')}
+    assert all(len(values) >= 2 for values in lasts.values()), lasts   # each symbol's last price moved
+    assert 'LIVE' in screens[-1], screens[-1]
 

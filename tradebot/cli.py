@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #c0002
 from __future__ import annotations
-import argparse, sys
+import argparse, contextlib, sys
 from pathlib import Path
 from .config import TradebotError, home_path, load_config, parse_overrides, read_yaml
 
@@ -12,7 +12,7 @@ from .config import TradebotError, home_path, load_config, parse_overrides, read
 __all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
            'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
            'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
-           'cmd_sweep', 'cmd_sim', 'cmd_not_yet', 'main']
+           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     'sweep':      'Run a parameter grid through the papermill training notebook',
     'live':       'Not available yet (planned: the live trading backend)',
     'sim':        'A local Bybit v5 exchange on 127.0.0.1 replaying stored bars (public WebSocket, market REST, fault switches)',
+    'prices':     'A live terminal ticker of bid/ask/last and feed health per symbol (--exchange sim starts the simulator if none runs)',
     'dashboard':  'Not available yet (planned: a local dashboard)',
     'users':      'Not available yet (planned: local dashboard accounts)',
 }
@@ -89,11 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, help_text in SUBCOMMANDS.items():
-        own = {'add_help': False, 'prefix_chars': '\x00'} if name == 'sim' else {}   # sim: every argument goes to its own parser
+        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices') else {}   # each hands its arguments to its own parser
         sub = commands.add_parser(name, help=help_text, description=help_text, **own)
         if name in ('download', 'preprocess'): _add_common(sub); _add_source(sub, *(['data.source'] if name == 'download' else []))
         elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
-        elif name == 'sim': sub.add_argument('args', nargs='*', help='see tradebot sim --help')
+        elif name in ('sim', 'prices'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
         else:
             sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -254,24 +255,36 @@ def cmd_sim(args) -> int:
     return sim_main(args.args)
 
 # %% ../nbs/90_cli.ipynb #c0066
+@contextlib.asynccontextmanager
+async def start_simulator(symbols):
+    "The local exchange, in this process, for `tradebot prices --exchange sim`; yields its linear stream URL."
+    from tradebot.sim import SimExchange, MarketReplay, default_bars
+    async with SimExchange(MarketReplay(default_bars(tuple(symbols)))) as sim: yield sim.ws_url('linear')
+
+def cmd_prices(args) -> int:
+    "`tradebot prices ...`: the terminal ticker until Ctrl-C or `--duration`."
+    from tradebot.live.ticker import prices_main
+    return prices_main(args.args, start_simulator)
+
+# %% ../nbs/90_cli.ipynb #c0069
 def cmd_not_yet(args):
     "The error of a subcommand that is not built yet."
-    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim'])}")
+    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices'])}")
 
-# %% ../nbs/90_cli.ipynb #c0068
+# %% ../nbs/90_cli.ipynb #c0071
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
-            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim}
+            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim, 'prices': cmd_prices}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command in COMMANDS: parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    try: COMMANDS.get(args.command, cmd_not_yet)(args)
+    try: result = COMMANDS.get(args.command, cmd_not_yet)(args)
     except (TradebotError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0   # a command may return its exit status

@@ -58,8 +58,8 @@ class torch_threads:
 # %% ../nbs/03_compute.ipynb #c0017
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
-                 ) -> torch.device:
-    "The torch device for `train.device`."
+                 ):
+    "The `torch.device` for `train.device`."
     import torch
     cuda = torch.cuda.is_available() if cuda_available is None else cuda_available
     name = str(name)

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from ..config import TradebotError
 from ..bybit.models import (CATEGORIES, ProtocolError, TickerFrame, encode, parse_request, parse_topic, pong,
                                    subscribe_ack, kline_topic)
-from .exchange import MarketReplay, ReplayClock, TickerStream, default_bars
+from .exchange import MarketReplay, ReplayClock, TickerStream, default_bars, price_text
 
 # %% auto #0
 __all__ = ['BAD_VALUES', 'Faults', 'malformed_frame', 'with_bad_value', 'Subscriber', 'is_loopback', 'SimExchange',
