@@ -63,7 +63,19 @@ def test_pipeline_quick_is_reproducible(tmp_path):
         assert np.isfinite(low) and np.isfinite(high) and low <= summary.loc[algo, 'total_return_mean'] <= high, algo
     text = reports[0].read_text()
     assert '## Setup' in text and 'evaluated on the **test** split' in text
-    assert 'without encryption' not in first.stderr.lower()
+    vs = pd.read_csv(reports[0].parent/'outperformance.csv', index_col='run')
+    learning = vs[vs.algo.isin(LEARNING)]
+    assert len(learning) == SEEDS * len(LEARNING)
+    for column in ('time_in_market', 'mean_abs_exposure',                  # both exposure columns
+                   'vs_benchmark_p_value', 'vs_benchmark_p_holm',         # buy & hold as run, raw and Holm-corrected
+                   'vs_matched_p_value', 'vs_matched_p_holm'):            # exposure-matched buy & hold, raw and corrected
+        assert column in vs.columns and learning[column].notna().all(), column
+    for family in ('vs_benchmark', 'vs_matched'):                          # a correction never lowers a p-value
+        assert (learning[f'{family}_p_holm'] >= learning[f'{family}_p_value'] - 1e-12).all(), family
+    assert 'Holm' in text and 'time_in_market' in text and 'mean_abs_exposure' in text
+    for proc in (first, second):                                          # a quiet CLI
+        noise = (proc.stdout + proc.stderr).lower()
+        assert 'gym has been unmaintained' not in noise and 'without encryption' not in noise
 
 
 def test_evaluate_val_leaves_test_untouched(tmp_path):

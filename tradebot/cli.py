@@ -144,9 +144,10 @@ def command_overrides(args,
     "The overrides of `args`, plus absolute work folders and the data source, file and interval settled."
     from tradebot.data import resolve_data
     overrides, given = overrides_from_args(args), given_keys(args)
-    cfg = load_config(None, args.config, overrides)
+    algo = getattr(args, 'algo', None) or ('baselines' if getattr(args, 'command', None) == 'baselines' else None)
+    cfg = load_config(algo, args.config, overrides)    # the algorithm's own keys (agent.*) are known to its config
     folders = [f"{section}.{name}={home_path(cfg[section][name])}" for section, name in (key.split('.') for key in FOLDER_KEYS)]
-    data = load_config(None, args.config, [*overrides, *folders])['data']
+    data = load_config(algo, args.config, [*overrides, *folders])['data']
     settled = resolve_data(data, 'data.source' in given, 'data.interval' in given) if find_data else data
     return [*overrides, *folders, *(f'data.{key}={value}' for key, value in settled.items() if value != data[key])]
 

@@ -5,6 +5,7 @@
 # %% ../nbs/10_risk.ipynb #c0002
 from __future__ import annotations
 import math, os
+import numpy as np
 from dataclasses import dataclass, fields
 from fastcore.basics import patch
 from .config import TradebotError
@@ -96,8 +97,10 @@ def affordable_units(target: float,       # signed units wanted after the fill
                      max_leverage: float, # cap on (notional + fee) / equity
                     ) -> float:
     "`target`, shrunk toward `kept_units` so that notional and fee at the fill stay within `max_leverage × equity`."
-    cap = max(max_leverage * equity / (fill * (1.0 + fee)), abs(kept_units))
+    budget = max_leverage * equity
+    cap = max(budget / (fill * (1.0 + fee)), abs(kept_units))
     if abs(target) <= cap: return target
+    while cap > abs(kept_units) and cap * (fill * (1.0 + fee)) > budget: cap = np.nextafter(cap, 0.0)   # as the fill computes it: never 1 ulp over
     return math.copysign(cap, target)
 
 # %% ../nbs/10_risk.ipynb #c0025
