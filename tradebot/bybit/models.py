@@ -4,7 +4,7 @@
 
 # %% ../../nbs/50_bybit.ipynb #c0002
 from __future__ import annotations
-import json
+import json, math
 from dataclasses import dataclass, field
 from fastcore.basics import patch
 from ..config import TradebotError
@@ -77,7 +77,7 @@ def _field(obj: dict, name: str, kind: str, types, optional=False, default=None)
 def _json_object(text, kind: str) -> dict:
     "The JSON object in `text` (str or bytes), or a `ProtocolError` for anything else."
     try: obj = json.loads(text)
-    except (ValueError, TypeError) as e: raise ProtocolError(kind, '', f"not JSON ({type(e).__name__}: {str(e)[:80]}): {text[:60]!r}") from None
+    except (ValueError, TypeError, RecursionError) as e: raise ProtocolError(kind, '', f"not JSON ({type(e).__name__}: {str(e)[:80]}): {text[:60]!r}") from None
     if not isinstance(obj, dict): raise ProtocolError(kind, '', f"expected a JSON object, got {type(obj).__name__}")
     return obj
 
@@ -203,15 +203,24 @@ class Kline:
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
-# %% ../../nbs/50_bybit.ipynb #c0057
+# %% ../../nbs/50_bybit.ipynb #c0058
+def _check_kline_number(text: str, name: str):
+    "Raise `ProtocolError` unless `text` is a finite float, > 0 for prices and >= 0 for volume/turnover."
+    try: value = float(text)
+    except ValueError: raise ProtocolError('kline', name, f"not a number: {text!r:.40}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and name not in ('volume', 'turnover')):
+        raise ProtocolError('kline', name, f"expected a finite {'number >= 0' if name in ('volume', 'turnover') else 'price > 0'}, got {text!r:.40}")
+
+# %% ../../nbs/50_bybit.ipynb #c0060
 def _kline(obj: dict) -> Kline:
     "A checked `Kline` from one decoded candle."
     numbers = {name: _field(obj, name, 'kline', int) for name in ('start', 'end', 'timestamp')}
     texts = {name: _field(obj, name, 'kline', str) for name in KLINE_TEXT_FIELDS}
     if texts['interval'] not in INTERVAL_SECONDS: raise ProtocolError('kline', 'interval', f"unknown interval {texts['interval']!r}")
+    for name in KLINE_TEXT_FIELDS[1:]: _check_kline_number(texts[name], name)
     return Kline(**numbers, **texts, confirm=_field(obj, 'confirm', 'kline', bool))
 
-# %% ../../nbs/50_bybit.ipynb #c0060
+# %% ../../nbs/50_bybit.ipynb #c0063
 @dataclass(frozen=True)
 class KlineFrame:
     "A `kline.{interval}.{symbol}` push: its candles, oldest first."
@@ -221,14 +230,14 @@ class KlineFrame:
     def to_dict(self) -> dict:
         return {'topic': self.topic, 'data': [k.to_dict() for k in self.data], 'ts': self.ts, 'type': self.type}
 
-# %% ../../nbs/50_bybit.ipynb #c0063
+# %% ../../nbs/50_bybit.ipynb #c0066
 def _kline_frame(obj: dict, topic: str) -> KlineFrame:
     "A checked `KlineFrame` from a decoded `kline.*` push."
     candles = _field(obj, 'data', 'kline', list)
     if not candles: raise ProtocolError('kline', 'data', 'empty candle list')
     return KlineFrame(topic, tuple(_kline(c) for c in candles), _field(obj, 'ts', 'kline', int), _field(obj, 'type', 'kline', str))
 
-# %% ../../nbs/50_bybit.ipynb #c0065
+# %% ../../nbs/50_bybit.ipynb #c0068
 def _command_reply(obj: dict) -> CommandReply:
     "A checked `CommandReply` from a decoded ack or pong."
     op = _field(obj, 'op', 'reply', str)
@@ -236,7 +245,7 @@ def _command_reply(obj: dict) -> CommandReply:
     return CommandReply(op, _field(obj, 'success', 'reply', bool), _field(obj, 'ret_msg', 'reply', str),
                         _field(obj, 'conn_id', 'reply', str, optional=True, default=''), _field(obj, 'req_id', 'reply', str, optional=True))
 
-# %% ../../nbs/50_bybit.ipynb #c0067
+# %% ../../nbs/50_bybit.ipynb #c0070
 def parse_message(text) -> TickerFrame|KlineFrame|CommandReply:
     "The typed frame a public stream pushed (str or bytes); a `ProtocolError` naming kind and field otherwise."
     obj = _json_object(text, 'message')
@@ -246,21 +255,21 @@ def parse_message(text) -> TickerFrame|KlineFrame|CommandReply:
     if 'op' in obj: return _command_reply(obj)
     raise ProtocolError('message', '', f"neither a topic push nor a command reply: keys {sorted(obj)[:6]}")
 
-# %% ../../nbs/50_bybit.ipynb #c0073
+# %% ../../nbs/50_bybit.ipynb #c0076
 class ApiError(TradebotError):
     "A REST answer with `retCode != 0`."
     def __init__(self, endpoint: str, ret_code: int, ret_msg: str):
         self.endpoint, self.ret_code, self.ret_msg = endpoint, ret_code, ret_msg
         super().__init__(f"{endpoint}: retCode {ret_code} ({ret_msg})")
 
-# %% ../../nbs/50_bybit.ipynb #c0075
+# %% ../../nbs/50_bybit.ipynb #c0078
 def rest_body(result: dict, # the endpoint's result
               time_ms: int, # server time, ms
               ret_code: int=0, ret_msg: str='OK') -> dict:
     "A REST response body in Bybit's common shape."
     return {'retCode': ret_code, 'retMsg': ret_msg, 'result': result, 'retExtInfo': {}, 'time': time_ms}
 
-# %% ../../nbs/50_bybit.ipynb #c0078
+# %% ../../nbs/50_bybit.ipynb #c0081
 @dataclass(frozen=True)
 class ServerTime:
     "`/v5/market/time`: the server's clock."
@@ -268,14 +277,14 @@ class ServerTime:
     @property
     def ms(self) -> int: return int(self.time_nano) // 1_000_000
 
-# %% ../../nbs/50_bybit.ipynb #c0080
+# %% ../../nbs/50_bybit.ipynb #c0083
 @dataclass(frozen=True)
 class KlinePage:
     "`/v5/market/kline`: one page of candles, newest first."
     category: str; symbol: str
     rows: tuple  # (startTime, open, high, low, close, volume, turnover) strings
 
-# %% ../../nbs/50_bybit.ipynb #c0082
+# %% ../../nbs/50_bybit.ipynb #c0085
 @dataclass(frozen=True)
 class ListPage:
     "`/v5/market/tickers` and `/v5/market/instruments-info`: a list of objects."
@@ -283,7 +292,7 @@ class ListPage:
     items: tuple  # dicts, as sent
     next_page_cursor: str = ''  # instruments-info pagination
 
-# %% ../../nbs/50_bybit.ipynb #c0085
+# %% ../../nbs/50_bybit.ipynb #c0088
 def _kline_rows(result: dict, kind: str) -> KlinePage:
     rows = _field(result, 'list', kind, list)
     for i, row in enumerate(rows):
@@ -291,7 +300,7 @@ def _kline_rows(result: dict, kind: str) -> KlinePage:
             raise ProtocolError(kind, f"list[{i}]", 'expected 7 strings [startTime, open, high, low, close, volume, turnover]')
     return KlinePage(_field(result, 'category', kind, str), _field(result, 'symbol', kind, str), tuple(tuple(r) for r in rows))
 
-# %% ../../nbs/50_bybit.ipynb #c0087
+# %% ../../nbs/50_bybit.ipynb #c0090
 REST_PARSERS = {
     '/v5/market/time': lambda r, k: ServerTime(_field(r, 'timeSecond', k, str), _field(r, 'timeNano', k, str)),
     '/v5/market/kline': _kline_rows,
@@ -300,7 +309,7 @@ REST_PARSERS = {
                                                          _field(r, 'nextPageCursor', k, str, optional=True, default='')),
 }
 
-# %% ../../nbs/50_bybit.ipynb #c0089
+# %% ../../nbs/50_bybit.ipynb #c0092
 def parse_rest(endpoint: str, # the path, e.g. '/v5/market/kline'
                body) -> ServerTime|KlinePage|ListPage:
     "The typed result of a REST body (text, bytes or dict); `ApiError` if `retCode != 0`, `ProtocolError` if malformed."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/62_feed.ipynb #c0002
 from __future__ import annotations
-import asyncio, math, random, time
+import asyncio, logging, math, random, time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from fastcore.basics import patch
@@ -13,8 +13,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ..bybit.models import CommandReply, KlineFrame, OpRequest, encode, kline_topic, ticker_topic
 from .prices import PriceCache
 
+log = logging.getLogger(__name__)
+
 # %% auto #0
-__all__ = ['backoff_delay', 'symbol_topics', 'Session', 'FeedClient', 'finite_or_none']
+__all__ = ['log', 'backoff_delay', 'symbol_topics', 'Session', 'FeedClient', 'finite_or_none']
 
 # %% ../../nbs/62_feed.ipynb #c0006
 def backoff_delay(attempt: int, # failed connections in a row before this one, from 0
@@ -39,7 +41,7 @@ class Session:
     pong_due: float|None = None  # a ping is unanswered until then
     bad_in_row: int = 0  # consecutive malformed frames
     got_data: bool = False  # a tick was accepted on this connection
-    ended: str|None = None  # 'closed', 'dropped', 'refused', 'pong_timeout', 'idle_timeout', 'bad_frames', 'silent_symbol'
+    ended: str|None = None  # 'closed', 'dropped', 'refused', 'pong_timeout', 'idle_timeout', 'bad_frames', 'silent_symbol', 'watchdog_error', 'error'
     resynced: dict = field(default_factory=dict)  # topic -> when it was last resubscribed for a resync
     silent: dict = field(default_factory=dict)  # symbol -> (when last resubscribed for silence, how many times)
 
@@ -59,6 +61,7 @@ class FeedClient:
                  max_bad_frames: int=10, # malformed frames in a row before a reconnect
                  rng=None, sleep=asyncio.sleep, # jitter source; awaited for backoff delays
                  open_timeout: float=10.0, # seconds for the TCP and WebSocket handshake
+                 min_clean_session: float=30.0, # a clean close reconnects at once only after a session this long, s
                 ):
         self.url, self.cache, self.kline_interval, self.on_kline, self.on_connect = url, cache, kline_interval, on_kline, on_connect
         self.ping_interval, self.pong_timeout, self.idle_timeout = ping_interval, pong_timeout, idle_timeout
@@ -66,6 +69,7 @@ class FeedClient:
         self.backoff = dict(base=backoff_base, cap=backoff_cap, jitter=jitter, rng=rng or random.Random())
         self.max_bad_frames, self.sleep, self.open_timeout, self.monotonic = max_bad_frames, sleep, open_timeout, cache.monotonic
         self.connected, self.connects, self.reconnects, self.bad_frames, self.last_error = False, 0, 0, 0, ''
+        self.min_clean_session, self.callback_errors = min_clean_session, 0
         self.timeouts, self.resubscribes, self.endings = Counter(), Counter(), Counter()
         self.disabled, self.subscription_errors, self.delays = set(), {}, deque(maxlen=100)
         self._requests, self._seq, self._task, self._ws = {}, 0, None, None
@@ -99,9 +103,19 @@ def health(self: FeedClient) -> dict:
             'connects': self.connects, 'reconnects': self.reconnects, 'bad_frames': self.bad_frames,
             'timeouts': dict(self.timeouts), 'endings': dict(self.endings), 'resubscribes': dict(self.resubscribes),
             'rejected': dict(self.cache.rejected), 'subscription_errors': dict(self.subscription_errors),
-            'dropped_subscribers': self.cache.dropped_subscribers, 'last_error': self.last_error, 'symbols': symbols}
+            'dropped_subscribers': self.cache.dropped_subscribers, 'last_error': self.last_error,
+            'callback_errors': self.callback_errors, 'symbols': symbols}
 
 # %% ../../nbs/62_feed.ipynb #c0028
+@patch
+def _callback(self: FeedClient, function, *args):
+    "Call a user callback; count and log an exception instead of letting it end the reader."
+    try: function(*args)
+    except Exception as e:
+        self.callback_errors += 1; self.last_error = f"{type(e).__name__} in {getattr(function, '__name__', 'callback')}: {e}"
+        log.exception('feed callback failed')
+
+# %% ../../nbs/62_feed.ipynb #c0031
 @patch
 async def _request(self: FeedClient, ws, op: str, topics: list, symbol: str):
     "Send one subscribe/unsubscribe request for `symbol`'s `topics`."
@@ -109,7 +123,7 @@ async def _request(self: FeedClient, ws, op: str, topics: list, symbol: str):
     self._requests[req_id := f"{op}-{self._seq}"] = (op, symbol)
     await ws.send(encode(OpRequest(op, tuple(topics), req_id)))
 
-# %% ../../nbs/62_feed.ipynb #c0030
+# %% ../../nbs/62_feed.ipynb #c0033
 @patch
 def _on_reply(self: FeedClient, reply: CommandReply, session: Session):
     "Note a pong, or the outcome of a subscribe request."
@@ -119,7 +133,7 @@ def _on_reply(self: FeedClient, reply: CommandReply, session: Session):
     if reply.success: self.disabled.discard(symbol)
     else: self.disabled.add(symbol); self.subscription_errors[symbol] = reply.ret_msg or 'subscription rejected'
 
-# %% ../../nbs/62_feed.ipynb #c0033
+# %% ../../nbs/62_feed.ipynb #c0036
 @patch
 async def _resubscribe(self: FeedClient, ws, topics: list, symbol: str):
     "Unsubscribe and subscribe `topics` again, so they restart with a snapshot."
@@ -127,7 +141,7 @@ async def _resubscribe(self: FeedClient, ws, topics: list, symbol: str):
     await self._request(ws, 'unsubscribe', topics, symbol)
     await self._request(ws, 'subscribe', topics, symbol)
 
-# %% ../../nbs/62_feed.ipynb #c0036
+# %% ../../nbs/62_feed.ipynb #c0039
 @patch
 def _handle(self: FeedClient, text, session: Session) -> str|None:
     "Ingest one frame; 'bad_frames' when the connection must end."
@@ -140,10 +154,10 @@ def _handle(self: FeedClient, text, session: Session) -> str|None:
     if type(result) is str: session.last_data = self.monotonic(); session.got_data |= result == 'stored'
     elif isinstance(result, KlineFrame):
         session.last_data = self.monotonic()
-        if self.on_kline: self.on_kline(result)
+        if self.on_kline: self._callback(self.on_kline, result)
     else: self._on_reply(result, session)
 
-# %% ../../nbs/62_feed.ipynb #c0039
+# %% ../../nbs/62_feed.ipynb #c0042
 @patch
 async def _resync(self: FeedClient, ws, session: Session):
     "Resubscribe the topics the cache marked `needs_resync`."
@@ -153,7 +167,7 @@ async def _resync(self: FeedClient, ws, session: Session):
         session.resynced[topic] = now
         await self._resubscribe(ws, [topic], topic.rsplit('.', 1)[-1])
 
-# %% ../../nbs/62_feed.ipynb #c0042
+# %% ../../nbs/62_feed.ipynb #c0045
 @patch
 async def _read(self: FeedClient, ws, session: Session) -> str:
     "Feed frames to the cache until the connection ends; returns how it ended."
@@ -165,14 +179,14 @@ async def _read(self: FeedClient, ws, session: Session) -> str:
         if ended := self._handle(text, session): return ended
         if self.cache.needs_resync: await self._resync(ws, session)
 
-# %% ../../nbs/62_feed.ipynb #c0045
+# %% ../../nbs/62_feed.ipynb #c0048
 @patch
 def _overdue(self: FeedClient, session: Session, now: float) -> str|None:
     "'pong_timeout' or 'idle_timeout' when the connection must end, else None."
     if session.pong_due is not None and now > session.pong_due: return 'pong_timeout'
     return 'idle_timeout' if now - session.last_data > self.idle_timeout else None
 
-# %% ../../nbs/62_feed.ipynb #c0047
+# %% ../../nbs/62_feed.ipynb #c0050
 @patch
 async def _check_silent(self: FeedClient, ws, session: Session, now: float) -> str|None:
     "Resubscribe symbols without a tick for `symbol_timeout`; 'silent_symbol' once one exhausts its resubscribes."
@@ -185,7 +199,7 @@ async def _check_silent(self: FeedClient, ws, session: Session, now: float) -> s
         session.silent[symbol] = (now, count + 1)
         await self._resubscribe(ws, symbol_topics(symbol, self.kline_interval), symbol)
 
-# %% ../../nbs/62_feed.ipynb #c0049
+# %% ../../nbs/62_feed.ipynb #c0052
 @patch
 async def _watch(self: FeedClient, ws, session: Session):
     "Ping, and cut the connection (recording why) when it is overdue or a symbol stays silent."
@@ -204,7 +218,16 @@ async def _watch(self: FeedClient, ws, session: Session):
             session.ended = ended; self.timeouts[ended] += 1
             ws.transport.abort(); return
 
-# %% ../../nbs/62_feed.ipynb #c0052
+# %% ../../nbs/62_feed.ipynb #c0055
+@patch
+async def _guard(self: FeedClient, ws, session: Session):
+    "Run the watchdog; if it fails, record why and abort the connection."
+    try: await self._watch(ws, session)
+    except Exception as e:
+        if not isinstance(e, ConnectionClosed): session.ended = session.ended or 'watchdog_error'  # a close: the reader says how
+        self.last_error = f"watchdog {type(e).__name__}: {e}"; ws.transport.abort()
+
+# %% ../../nbs/62_feed.ipynb #c0058
 @patch
 async def _session(self: FeedClient) -> Session:
     "One connection from handshake to end; the returned session says how it ended."
@@ -213,10 +236,10 @@ async def _session(self: FeedClient) -> Session:
     try: ws = await connect(self.url, ping_interval=None, open_timeout=self.open_timeout, close_timeout=0.1, max_queue=4096)
     except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as e:
         self.last_error, session.ended = f"{type(e).__name__}: {e}", 'refused'; return session
-    self._ws, self.connected, watchdog = ws, True, asyncio.create_task(self._watch(ws, session))
+    self._ws, self.connected, watchdog = ws, True, asyncio.create_task(self._guard(ws, session))
     try:
         for symbol in self.cache.symbols: await self._request(ws, 'subscribe', symbol_topics(symbol, self.kline_interval), symbol)
-        if self.on_connect: self.on_connect(self)
+        if self.on_connect: self._callback(self.on_connect, self)
         session.ended = await self._read(ws, session)
     except ConnectionClosed: session.ended = session.ended or 'dropped'
     finally:
@@ -225,20 +248,23 @@ async def _session(self: FeedClient) -> Session:
         self.cache.invalidate(); ws.transport.abort()
     return session
 
-# %% ../../nbs/62_feed.ipynb #c0055
+# %% ../../nbs/62_feed.ipynb #c0061
 @patch
 async def run(self: FeedClient):
     "Keep the feed connected until cancelled."
     failures = 0
     while True:
-        session = await self._session()
+        try: session = await self._session()
+        except Exception as e:
+            self.last_error, session = f"{type(e).__name__}: {e}", Session(self.monotonic(), ended='error')
+            log.exception('feed session failed')
         self.endings[session.ended] += 1; self.reconnects += 1
         if session.got_data: failures = 0
-        if session.ended == 'closed' and session.got_data: continue
+        if session.ended == 'closed' and session.got_data and self.monotonic() - session.started >= self.min_clean_session: continue
         self.delays.append(delay := backoff_delay(failures, **self.backoff)); failures += 1
         await self.sleep(delay)
 
-# %% ../../nbs/62_feed.ipynb #c0057
+# %% ../../nbs/62_feed.ipynb #c0065
 @patch
 async def start(self: FeedClient) -> FeedClient:
     "Run the feed as a background task; returns self."

@@ -73,6 +73,7 @@ class PriceCache:
         self.histories = {s: deque(maxlen=history) for s in self.symbols}  # (ts, last, bid, ask, mark, received)
         self.snapshots, self.needs_resync = {}, set()  # topic -> merged fields; topics to resubscribe
         self.rejected, self.subscriptions, self.dropped_subscribers = Counter(), [], 0
+        self.rebase = set()  # invalidated symbols: their next snapshot is the new reference (no band, no order check)
 
 # %% ../../nbs/61_prices.ipynb #c0020
 @patch
@@ -84,12 +85,14 @@ def _order_problem(self: PriceCache, quote: Quote, snapshot: bool, ts: int, cs: 
 
 # %% ../../nbs/61_prices.ipynb #c0023
 @patch
-def _checked_prices(self: PriceCache, quote: Quote, data: dict, snapshot: bool) -> dict|str:
+def _checked_prices(self: PriceCache, quote: Quote, data: dict, snapshot: bool,
+                    banded: bool=True, # False: no band check (a snapshot that becomes the new reference)
+                   ) -> dict|str:
     "`{attribute: float}` of the price fields in `data`, or the reason the frame is rejected."
     values = {}
     for key, name in PRICE_FIELDS.items():
         if (text := data.get(key)) is None: continue
-        value = check_price(text, getattr(quote, name), self.band)
+        value = check_price(text, getattr(quote, name) if banded else math.nan, self.band)
         if type(value) is str: return value
         values[name] = value
     return 'missing_price' if snapshot and 'last' not in values else values
@@ -139,21 +142,23 @@ def _apply(self: PriceCache, topic: str, symbol: str, kind: str, data: dict, cs:
     quote, state, snapshot = self.quotes.get(symbol), self.snapshots.get(topic), kind == 'snapshot'
     if quote is None: return self._reject('unknown_symbol')
     if state is None and not snapshot: return self._reject('delta_before_snapshot', topic)
-    if problem := self._order_problem(quote, snapshot, ts, cs): return self._reject(problem, topic if problem == 'out_of_order' else None)
-    values = self._checked_prices(quote, data, snapshot)
-    if type(values) is str: return self._reject(values, topic)
-    if snapshot: self.snapshots[topic] = dict(data); self.needs_resync.discard(topic)
+    rebase, newer = snapshot and symbol in self.rebase, ts > quote.ts or cs > quote.cs
+    if not rebase and (problem := self._order_problem(quote, snapshot, ts, cs)): return self._reject(problem, topic if problem == 'out_of_order' else None)
+    values = self._checked_prices(quote, data, snapshot, banded=not rebase)
+    if type(values) is str: quote.fresh = False; return self._reject(values, topic)
+    if snapshot: self.snapshots[topic] = dict(data); self.needs_resync.discard(topic); self.rebase.discard(symbol)
     else: state.update(data)
-    self._store(quote, values, ts, cs, ts > quote.ts or cs > quote.cs)
+    if rebase and (ts, cs) < (quote.ts, quote.cs): self.histories[symbol].clear(); newer = True  # the exchange went back in time
+    self._store(quote, values, ts, cs, newer)
     return 'stored'
 
-# %% ../../nbs/61_prices.ipynb #c0041
+# %% ../../nbs/61_prices.ipynb #c0043
 @patch
 def apply(self: PriceCache, frame: TickerFrame) -> str:
     "Validate, merge and store a parsed `TickerFrame`; 'stored' or the rejection reason."
     return self._apply(frame.topic, frame.symbol, frame.type, frame.data, frame.cs, frame.ts)
 
-# %% ../../nbs/61_prices.ipynb #c0044
+# %% ../../nbs/61_prices.ipynb #c0046
 _scan_json = json.JSONDecoder().scan_once  # the C scanner behind json.loads, without its wrapper
 
 def _decoded(text: str|bytes):
@@ -161,10 +166,10 @@ def _decoded(text: str|bytes):
     try:
         if type(text) is bytes: text = text.decode()
         value, end = _scan_json(text, 0)
-    except (ValueError, StopIteration, TypeError): return None
+    except (ValueError, StopIteration, TypeError, RecursionError): return None
     return value if end == len(text) else None
 
-# %% ../../nbs/61_prices.ipynb #c0046
+# %% ../../nbs/61_prices.ipynb #c0048
 def _ticker_fields(obj) -> tuple|None:
     "`(topic, symbol, type, data, cs, ts)` of a well-formed decoded ticker push, else None."
     if type(obj) is not dict: return None
@@ -175,7 +180,7 @@ def _ticker_fields(obj) -> tuple|None:
         if type(value) is not str: return None
     return topic, topic[8:], kind, data, cs, ts
 
-# %% ../../nbs/61_prices.ipynb #c0048
+# %% ../../nbs/61_prices.ipynb #c0050
 @patch
 def ingest(self: PriceCache, text: str|bytes) -> str|object:
     "'stored', a rejection reason, or the typed non-ticker frame (`CommandReply`, `KlineFrame`) in `text`."
@@ -185,7 +190,7 @@ def ingest(self: PriceCache, text: str|bytes) -> str|object:
     if isinstance(frame, TickerFrame): return self._apply(frame.topic, frame.symbol, frame.type, frame.data, frame.cs, frame.ts)
     return frame
 
-# %% ../../nbs/61_prices.ipynb #c0051
+# %% ../../nbs/61_prices.ipynb #c0053
 @patch
 def age(self: PriceCache, symbol: str) -> float:
     "Seconds since `symbol`'s last accepted tick (inf if none)."
@@ -199,15 +204,15 @@ def status(self: PriceCache, symbol: str) -> str:
 @patch
 def tradable(self: PriceCache, symbol: str) -> bool: return self.status(symbol) == 'LIVE'
 
-# %% ../../nbs/61_prices.ipynb #c0054
+# %% ../../nbs/61_prices.ipynb #c0056
 @patch
 def invalidate(self: PriceCache, symbols=None): # default: every symbol
     "Mark `symbols` STALE until their next accepted tick and forget their merged snapshots."
     for symbol in self.symbols if symbols is None else symbols:
-        self.quotes[symbol].fresh = False
+        self.quotes[symbol].fresh = False; self.rebase.add(symbol)
         self.snapshots.pop(f"tickers.{symbol}", None)
 
-# %% ../../nbs/61_prices.ipynb #c0057
+# %% ../../nbs/61_prices.ipynb #c0059
 HISTORY_COLUMNS = ('ts', 'last', 'bid', 'ask', 'mark', 'received')
 
 @patch
