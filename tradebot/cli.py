@@ -12,7 +12,7 @@ from .config import TradebotError, home_path, load_config, parse_overrides, read
 __all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
            'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
            'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
-           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_not_yet', 'main']
+           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_live', 'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -23,7 +23,7 @@ SUBCOMMANDS = {
     'evaluate':   'Backtest a trained run on a split and write its metrics',
     'pipeline':   'Data, features, all agents, baselines, evaluation and a comparison report',
     'sweep':      'Run a parameter grid through the papermill training notebook',
-    'live':       'Not available yet (planned: the live trading backend)',
+    'live':       'The live backend on 127.0.0.1:8001: feed, council of trained runs, paper trading and the API (--exchange sim starts the simulator if none runs)',
     'sim':        'A local Bybit v5 exchange on 127.0.0.1 replaying stored bars (public WebSocket, market REST, fault switches)',
     'prices':     'A live terminal ticker of bid/ask/last and feed health per symbol (--exchange sim starts the simulator if none runs)',
     'dashboard':  'Not available yet (planned: a local dashboard)',
@@ -90,11 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, help_text in SUBCOMMANDS.items():
-        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices') else {}   # each hands its arguments to its own parser
+        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices', 'live') else {}   # each hands its arguments to its own parser
         sub = commands.add_parser(name, help=help_text, description=help_text, **own)
         if name in ('download', 'preprocess'): _add_common(sub); _add_source(sub, *(['data.source'] if name == 'download' else []))
         elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
-        elif name in ('sim', 'prices'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
+        elif name in ('sim', 'prices', 'live'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
         else:
             sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -257,24 +257,30 @@ def cmd_sim(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #c0066
 @contextlib.asynccontextmanager
-async def start_simulator(symbols):
-    "The local exchange, in this process, for `tradebot prices --exchange sim`; yields its linear stream URL."
+async def start_simulator(symbols, speed: float=1.0): # Bybit symbols of the embedded bars; bars per second
+    "The local exchange, in this process, for `tradebot prices|live --exchange sim`; yields its linear stream URL."
     from tradebot.sim import SimExchange, MarketReplay, default_bars
-    async with SimExchange(MarketReplay(default_bars(tuple(symbols)))) as sim: yield sim.ws_url('linear')
+    async with SimExchange(MarketReplay(default_bars(tuple(symbols))), speed=speed) as sim: yield sim.ws_url('linear')
 
 def cmd_prices(args) -> int:
     "`tradebot prices ...`: the terminal ticker until Ctrl-C or `--duration`."
     from tradebot.live.ticker import prices_main
     return prices_main(args.args, start_simulator)
 
+def cmd_live(args) -> int:
+    "`tradebot live ...`: the live backend until Ctrl-C or `--duration`."
+    from tradebot.live.app import live_main
+    return live_main(args.args, start_simulator)
+
 # %% ../nbs/90_cli.ipynb #c0069
 def cmd_not_yet(args):
     "The error of a subcommand that is not built yet."
-    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices'])}")
+    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices', 'live'])}")
 
 # %% ../nbs/90_cli.ipynb #c0071
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
-            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim, 'prices': cmd_prices}
+            'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim, 'prices': cmd_prices,
+            'live': cmd_live}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."

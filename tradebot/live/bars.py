@@ -159,6 +159,18 @@ def backfill(self: LiveBars, get_json, category: str='linear') -> int:
 
 # %% ../../nbs/63_bars.ipynb #c0044
 @patch
+def merge(self: LiveBars, ohlcv: pd.DataFrame) -> list:
+    "Add the bars of `ohlcv` wherever they fall in time (held bars win on a tie); returns the new starts, in order."
+    held = dict(zip(self.starts, self.values))
+    starts = pd.DatetimeIndex(ohlcv.index).as_unit('ms').asi8.tolist()
+    new = [s for s in starts if s not in held]
+    for start, row in zip(starts, ohlcv[['open', 'high', 'low', 'close', 'volume']].to_numpy(np.float64).tolist()): held.setdefault(start, row)
+    self.starts = sorted(held)[-self.keep:]
+    self.values = [held[s] for s in self.starts]
+    return sorted(s for s in new if s >= self.starts[0])
+
+# %% ../../nbs/63_bars.ipynb #c0047
+@patch
 def features(self: LiveBars, feature_cfg: dict) -> pd.DataFrame:
     "`compute_features` of the bars held (model features plus raw open, high, low, close, atr)."
     return compute_features(self.frame(), feature_cfg)

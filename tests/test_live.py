@@ -1,0 +1,115 @@
+"""`tradebot live` as a user runs it: a real process with its own simulator and uvicorn server on loopback.
+
+After training (quick budgets) into a fresh TRADEBOT_HOME, `tradebot live --exchange sim` alone must serve moving
+prices of both symbols, fill /decisions with every member's vote, stream tickers and decisions on /ws/prices, and
+open and close a paper position. The README's curl commands work against it. Stopping and restarting keeps the
+paper account and the decision history; SIGKILL loses no recorded trade.
+"""
+import json, os, re, shutil, signal, socket, sqlite3, subprocess, sys, time
+from pathlib import Path
+import httpx, pytest
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+EXE = shutil.which('tradebot', path=str(Path(sys.executable).parent)) or 'tradebot'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def home(tmp_path_factory):
+    "A TRADEBOT_HOME holding one quick run of each learning algorithm."
+    home = tmp_path_factory.mktemp('live_home')
+    env = os.environ | {'TRADEBOT_HOME': str(home)}
+    for algo in ('qlearning', 'dqn', 'ppo'):
+        proc = subprocess.run([EXE, 'train', '--algo', algo, '--quick', '--no-progress'], capture_output=True, text=True, env=env, timeout=300, cwd=home)
+        assert proc.returncode == 0, proc.stderr
+    return home
+
+
+class Live:
+    "A `tradebot live` process on free ports; `url` once it has said where it listens."
+    def __init__(self, home, *extra):
+        self.home, self.sim_port = home, free_port()
+        env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1'}
+        self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', '0', '--sim-port', str(self.sim_port), '--speed', '20', *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
+        self.lines = []
+        for line in self.proc.stdout:                     # bounded: the process prints the URL or ends
+            self.lines.append(line)
+            if (found := re.search(r'API: (http://127\.0\.0\.1:\d+)', line)): self.url = found.group(1); break
+        else: raise AssertionError(''.join(self.lines))
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def until(self, check, seconds, what):
+        for _ in range(int(seconds / 0.1)):
+            if (result := check()): return result
+            time.sleep(0.1)
+        raise AssertionError(f'no {what} after {seconds} s: ' + ''.join(self.lines[-20:]))
+
+    def stop(self, sig=signal.SIGINT) -> int:
+        self.http.close(); self.proc.send_signal(sig)
+        try: return self.proc.wait(timeout=30)
+        finally: self.proc.stdout.close()
+
+
+def test_live_alone_trades_on_paper_and_survives_restarts(home):
+    live = Live(home)
+    try:
+        assert 'council:' in ''.join(live.lines) and 'qlearning' in ''.join(live.lines), live.lines
+        first = live.until(lambda: (p := live.http.get('/prices').json()) and all(q['state'] == 'LIVE' for q in p.values()) and p, 30, 'live prices')
+        assert set(first) == {'BTCUSDT', 'ETHUSDT'}
+        live.until(lambda: all(live.http.get('/prices').json()[s]['ts'] != first[s]['ts'] for s in first), 10, 'moving prices')
+        def voted():   # decisions taken once the bars were warmed up carry every member's vote
+            decided = [d for d in live.http.get('/decisions', params={'limit': 100}).json() if d['votes']]
+            return len(decided) >= 5 and decided
+        decisions = live.until(voted, 60, 'decisions')
+        assert all(len(d['votes']) == 3 and all(v['action'] or v['abstain'] for v in d['votes']) for d in decisions)
+        trades = live.until(lambda: live.http.get('/trades').json(), 120, 'a paper position opened and closed')
+        assert trades[0]['entry_price'] > 0 and trades[0]['exit_price'] > 0
+
+        token = (home / 'data' / 'live' / 'api_token').read_text().strip()
+        assert oct((home / 'data' / 'live' / 'api_token').stat().st_mode & 0o777) == '0o600'
+        ticket = live.http.post('/ws/ticket', headers={'Authorization': f'Bearer {token}'}).json()['ticket']
+        with connect(live.url.replace('http', 'ws') + f'/ws/prices?ticket={ticket}') as ws:
+            kinds = set()
+            for _ in range(2000):
+                kinds.add(json.loads(ws.recv(timeout=10))['type'])
+                if {'ticker', 'decision'} <= kinds: break
+        assert {'ticker', 'decision'} <= kinds, kinds
+
+        # the README's curl examples, verbatim but for the port
+        prices = subprocess.run(['curl', '-s', f'{live.url}/prices'], capture_output=True, text=True, timeout=10)
+        assert 'BTCUSDT' in json.loads(prices.stdout)
+        halt = subprocess.run(['curl', '-s', '-X', 'POST', '-H', f'Authorization: Bearer {token}', '-H', 'Content-Type: application/json',
+                               '-d', '{"reason": "lunch"}', f'{live.url}/strategy/halt'], capture_output=True, text=True, timeout=10)
+        assert json.loads(halt.stdout)['risk_state'] == 'HALTED', halt.stdout
+        denied = subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', f'{live.url}/strategy/resume'], capture_output=True, text=True, timeout=10)
+        assert denied.stdout == '401'
+        live.http.post('/strategy/resume', headers={'Authorization': f'Bearer {token}'}).raise_for_status()
+        account, history = live.http.get('/account').json(), live.http.get('/decisions', params={'limit': 1000}).json()
+    finally:
+        code = live.stop()
+    assert code == 0, ''.join(live.lines)
+
+    again = Live(home, '--stopped')                      # a restart: same paper account, same decision history
+    try:
+        restored = again.http.get('/account').json()
+        assert (restored['cash'], restored['position'], restored['trades']) == (account['cash'], account['position'], account['trades'])
+        kept = again.http.get('/decisions', params={'limit': 1000}).json()
+        assert [d['id'] for d in kept[:len(history)]] == [d['id'] for d in history]
+        assert again.http.get('/status').json()['strategy']['running'] is False
+
+        again.http.post('/strategy/start', headers={'Authorization': f'Bearer {token}'}).raise_for_status()
+        before = len(again.http.get('/trades').json())
+        again.until(lambda: len(again.http.get('/trades').json()) > before, 120, 'a trade after the restart')
+        reported = again.http.get('/trades').json()
+    finally:
+        assert again.stop(signal.SIGKILL) == -signal.SIGKILL
+    journal = sqlite3.connect(home / 'data' / 'live' / 'paper-sim.sqlite')
+    recorded = [json.loads(r[0]) for r in journal.execute("select record from trades where symbol = 'BTCUSDT' order by id")]
+    journal.close()
+    assert recorded[:len(reported)] == reported         # every trade the API showed survives the SIGKILL
