@@ -210,7 +210,7 @@ async def _tickers(self: LiveSystem):
         while True:
             try: quote = await sub.get()
             except SlowSubscriber: sub = self.cache.subscribe(maxsize=10_000); continue
-            self.hub.publish({'type': 'ticker', **quote_record(self.cache, quote.symbol)})
+            self.hub.publish({'type': 'ticker', **quote_record(self.cache, quote.symbol), 'received': quote.received})  # monotonic s, for latency
     finally: self.cache.unsubscribe(sub)
 
 # %% ../../nbs/69_app.ipynb #c0020

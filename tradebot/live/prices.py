@@ -180,17 +180,55 @@ def _ticker_fields(obj) -> tuple|None:
         if type(value) is not str: return None
     return topic, topic[8:], kind, data, cs, ts
 
-# %% ../../nbs/61_prices.ipynb #c0050
+# %% ../../nbs/61_prices.ipynb #c0051
+_INF = math.inf
+
+@patch
+def _fast_delta(self: PriceCache, obj) -> str|None:
+    "'stored' if `obj` is a well-formed ticker delta that `_apply` stores; None: it takes the full path."
+    if type(obj) is not dict: return None
+    try:  # a missing key or an unhashable topic: not this lane
+        if obj['type'] != 'delta': return None
+        state, data, cs, ts = self.snapshots[topic := obj['topic']], obj['data'], obj['cs'], obj['ts']
+        quote = self.quotes[symbol := topic[8:]]  # a topic with a snapshot is `tickers.` + a known symbol
+        if type(data) is not dict or type(cs) is not int or type(ts) is not int or data['symbol'] != symbol: return None
+        ''.join(data.values())  # every value is a string, as `tradebot.bybit` requires (else TypeError)
+    except (KeyError, TypeError): return None
+    if not (ts > quote.ts or (ts == quote.ts and cs > quote.cs)): return None
+    band, last, bid, ask, mark, last_value = self.band, quote.last, quote.bid, quote.ask, quote.mark, None
+    try:
+        if (last_text := data.get('lastPrice')) is not None:
+            if not 0.0 < (value := float(last_text)) < _INF or abs(value - last) > band * last: return None
+            last = last_value = value
+        if (text := data.get('bid1Price')) is not None:
+            if not 0.0 < (value := last_value if text == last_text else float(text)) < _INF or abs(value - bid) > band * bid: return None
+            bid = value
+        if (text := data.get('ask1Price')) is not None:
+            if not 0.0 < (value := last_value if text == last_text else float(text)) < _INF or abs(value - ask) > band * ask: return None
+            ask = value
+        if (text := data.get('markPrice')) is not None:
+            if not 0.0 < (value := last_value if text == last_text else float(text)) < _INF or abs(value - mark) > band * mark: return None
+            mark = value
+    except ValueError: return None  # not a number
+    state.update(data)
+    quote.last, quote.bid, quote.ask, quote.mark, quote.ts, quote.cs, quote.fresh = last, bid, ask, mark, ts, cs, True
+    quote.received = received = self.monotonic()
+    self.histories[symbol].append((ts, last, bid, ask, mark, received))
+    if self.subscriptions: self._publish(quote)
+    return 'stored'
+
+# %% ../../nbs/61_prices.ipynb #c0054
 @patch
 def ingest(self: PriceCache, text: str|bytes) -> str|object:
     "'stored', a rejection reason, or the typed non-ticker frame (`CommandReply`, `KlineFrame`) in `text`."
-    if (fields := _ticker_fields(_decoded(text))) is not None: return self._apply(*fields)
+    if (outcome := self._fast_delta(obj := _decoded(text))) is not None: return outcome
+    if (fields := _ticker_fields(obj)) is not None: return self._apply(*fields)
     try: frame = parse_message(text)
     except ProtocolError: return self._reject('malformed')
     if isinstance(frame, TickerFrame): return self._apply(frame.topic, frame.symbol, frame.type, frame.data, frame.cs, frame.ts)
     return frame
 
-# %% ../../nbs/61_prices.ipynb #c0053
+# %% ../../nbs/61_prices.ipynb #c0057
 @patch
 def age(self: PriceCache, symbol: str) -> float:
     "Seconds since `symbol`'s last accepted tick (inf if none)."
@@ -204,7 +242,7 @@ def status(self: PriceCache, symbol: str) -> str:
 @patch
 def tradable(self: PriceCache, symbol: str) -> bool: return self.status(symbol) == 'LIVE'
 
-# %% ../../nbs/61_prices.ipynb #c0056
+# %% ../../nbs/61_prices.ipynb #c0060
 @patch
 def invalidate(self: PriceCache, symbols=None): # default: every symbol
     "Mark `symbols` STALE until their next accepted tick and forget their merged snapshots."
@@ -212,7 +250,7 @@ def invalidate(self: PriceCache, symbols=None): # default: every symbol
         self.quotes[symbol].fresh = False; self.rebase.add(symbol)
         self.snapshots.pop(f"tickers.{symbol}", None)
 
-# %% ../../nbs/61_prices.ipynb #c0059
+# %% ../../nbs/61_prices.ipynb #c0063
 HISTORY_COLUMNS = ('ts', 'last', 'bid', 'ask', 'mark', 'received')
 
 @patch
