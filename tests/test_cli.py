@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBCOMMANDS = 'download preprocess train baselines evaluate pipeline sweep live sim prices dashboard users'.split()
+SUBCOMMANDS = 'download preprocess train baselines evaluate pipeline sweep live sim prices keys dashboard users'.split()
 
 
 def tradebot(*args, cwd=ROOT, home=None):

@@ -12,7 +12,7 @@ from .config import TradebotError, home_path, load_config, parse_overrides, read
 __all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
            'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
            'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
-           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_live', 'cmd_not_yet', 'main']
+           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_live', 'cmd_keys', 'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     'live':       'The live backend on 127.0.0.1:8001: feed, council of trained runs, paper trading and the API (--exchange sim starts the simulator if none runs)',
     'sim':        'A local Bybit v5 exchange on 127.0.0.1 replaying stored bars (public WebSocket, market REST, fault switches)',
     'prices':     'A live terminal ticker of bid/ask/last and feed health per symbol (--exchange sim starts the simulator if none runs)',
+    'keys':       'Bybit API keys per environment, stored 0600 and never shown: set | show | remove --env demo|testnet',
     'dashboard':  'Not available yet (planned: a local dashboard)',
     'users':      'Not available yet (planned: local dashboard accounts)',
 }
@@ -90,11 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, help_text in SUBCOMMANDS.items():
-        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices', 'live') else {}   # each hands its arguments to its own parser
+        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices', 'live', 'keys') else {}   # each hands its arguments to its own parser
         sub = commands.add_parser(name, help=help_text, description=help_text, **own)
         if name in ('download', 'preprocess'): _add_common(sub); _add_source(sub, *(['data.source'] if name == 'download' else []))
         elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
-        elif name in ('sim', 'prices', 'live'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
+        elif name in ('sim', 'prices', 'live', 'keys'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
         else:
             sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
@@ -272,15 +273,20 @@ def cmd_live(args) -> int:
     from tradebot.live.app import live_main
     return live_main(args.args, start_simulator)
 
+def cmd_keys(args) -> int:
+    "`tradebot keys set|show|remove --env ...`: the Bybit API keys (a secret is read from the terminal, never echoed)."
+    from tradebot.live.keys import keys_main
+    return keys_main(args.args)
+
 # %% ../nbs/90_cli.ipynb #c0069
 def cmd_not_yet(args):
     "The error of a subcommand that is not built yet."
-    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices', 'live'])}")
+    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices', 'live', 'keys'])}")
 
 # %% ../nbs/90_cli.ipynb #c0071
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
             'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim, 'prices': cmd_prices,
-            'live': cmd_live}
+            'live': cmd_live, 'keys': cmd_keys}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."
