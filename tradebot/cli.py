@@ -253,8 +253,8 @@ def cmd_sweep(args) -> Path:
 # %% ../nbs/90_cli.ipynb #c0063
 def cmd_sim(args) -> int:
     "`tradebot sim ...`: the local Bybit exchange until Ctrl-C or `--duration`."
-    from tradebot.sim.server import sim_main
-    return sim_main(args.args)
+    from tradebot.sim.rest import sim_rest_main
+    return sim_rest_main(args.args)
 
 # %% ../nbs/90_cli.ipynb #c0066
 @contextlib.asynccontextmanager
