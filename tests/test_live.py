@@ -5,10 +5,11 @@ prices of both symbols, fill /decisions with every member's vote, stream tickers
 open and close a paper position. The README's curl commands work against it. Stopping and restarting keeps the
 paper account and the decision history; SIGKILL loses no recorded trade.
 """
-import json, os, re, shutil, signal, socket, sqlite3, subprocess, sys, time
+import json, os, re, shutil, signal, socket, sqlite3, subprocess, sys, threading, time
 from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
+from tradebot.live.paper import PaperJournal
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = shutil.which('tradebot', path=str(Path(sys.executable).parent)) or 'tradebot'
@@ -31,10 +32,10 @@ def home(tmp_path_factory):
 
 
 class Live:
-    "A `tradebot live` process on free ports; `url` once it has said where it listens."
-    def __init__(self, home, *extra):
-        self.home, self.sim_port = home, free_port()
-        env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1'}
+    "A `tradebot live` process on free ports; `url` once it has said where it listens; all its output in `lines`."
+    def __init__(self, home, *extra, sim_port=None, log_level='WARNING'):
+        self.home, self.sim_port = home, sim_port or free_port()
+        env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1', 'TRADEBOT_LOG_LEVEL': log_level}
         self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', '0', '--sim-port', str(self.sim_port), '--speed', '20', *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
         self.lines = []
@@ -42,6 +43,7 @@ class Live:
             self.lines.append(line)
             if (found := re.search(r'API: (http://127\.0\.0\.1:\d+)', line)): self.url = found.group(1); break
         else: raise AssertionError(''.join(self.lines))
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()   # keep the pipe drained
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def until(self, check, seconds, what):
@@ -52,8 +54,7 @@ class Live:
 
     def stop(self, sig=signal.SIGINT) -> int:
         self.http.close(); self.proc.send_signal(sig)
-        try: return self.proc.wait(timeout=30)
-        finally: self.proc.stdout.close()
+        return self.proc.wait(timeout=30)
 
 
 def test_live_alone_trades_on_paper_and_survives_restarts(home):
@@ -90,15 +91,20 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
         denied = subprocess.run(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', f'{live.url}/strategy/resume'], capture_output=True, text=True, timeout=10)
         assert denied.stdout == '401'
         live.http.post('/strategy/resume', headers={'Authorization': f'Bearer {token}'}).raise_for_status()
-        account, history = live.http.get('/account').json(), live.http.get('/decisions', params={'limit': 1000}).json()
+        history = live.http.get('/decisions', params={'limit': 1000}).json()
     finally:
         code = live.stop()
     assert code == 0, ''.join(live.lines)
+    journal = PaperJournal(home / 'data' / 'live' / 'paper-sim.sqlite')
+    saved = journal.load('BTCUSDT'); journal.close()          # the account as the stopped process left it
 
     again = Live(home, '--stopped')                      # a restart: same paper account, same decision history
     try:
-        restored = again.http.get('/account').json()
-        assert (restored['cash'], restored['position'], restored['trades']) == (account['cash'], account['position'], account['trades'])
+        restored, restored_trades = again.http.get('/account').json(), again.http.get('/trades').json()
+        assert restored_trades[:len(saved['trades'])] == saved['trades']   # every trade kept, in order
+        if len(restored_trades) == len(saved['trades']):                 # (an open position's stop may have closed it since)
+            fields = saved['account']['fields']
+            assert (restored['cash'], restored['position']) == (fields['cash'], fields['units'])
         kept = again.http.get('/decisions', params={'limit': 1000}).json()
         assert [d['id'] for d in kept[:len(history)]] == [d['id'] for d in history]
         assert again.http.get('/status').json()['strategy']['running'] is False
@@ -113,3 +119,55 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
     recorded = [json.loads(r[0]) for r in journal.execute("select record from trades where symbol = 'BTCUSDT' order by id")]
     journal.close()
     assert recorded[:len(reported)] == reported         # every trade the API showed survives the SIGKILL
+
+
+KEY, SECRET = 'AKTESTKEY123', 'SKTESTSECRET456'     # dummy strings that must never show up anywhere
+
+
+def test_trade_sim_never_duplicates_an_order_across_a_sigkill_and_never_leaks_keys(home):
+    "`tradebot live --trade sim` against a `tradebot sim` process: real signed orders, a SIGKILL between send and ack."
+    env = os.environ | {'TRADEBOT_HOME': str(home)}
+    stored = subprocess.run([EXE, 'keys', 'set', '--env', 'sim', '--key', KEY], input=SECRET + '\n', capture_output=True, text=True, env=env, timeout=60)
+    assert stored.returncode == 0 and SECRET not in stored.stdout + stored.stderr, stored.stderr
+    ws_port, rest_port = free_port(), free_port()
+    sim = subprocess.Popen([EXE, 'sim', '--port', str(ws_port), '--rest-port', str(rest_port), '--speed', '20', '--api-key', KEY, '--api-secret', SECRET],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=home)
+    control = httpx.Client(base_url=f'http://127.0.0.1:{rest_port}', timeout=10)
+    seen = []                                          # every API and WebSocket answer, scanned for the keys at the end
+    try:
+        for _ in range(300):
+            try: control.get('/sim/state').raise_for_status(); break
+            except httpx.HTTPError: time.sleep(0.1)
+        live = Live(home, '--trade', 'sim', '--sim-rest-port', str(rest_port), sim_port=ws_port, log_level='DEBUG')
+        try:
+            assert 'trading on the sim account' in ''.join(live.lines) and 'matches' in ''.join(live.lines), live.lines
+            live.until(lambda: live.http.get('/trades').json(), 120, 'a trade through real orders')
+            for path in ('/status', '/account', '/trades', '/decisions', '/health', '/prices'): seen.append(live.http.get(path).text)
+            assert json.loads(seen[0])['mode'] == 'sim'
+            before = len(control.get('/sim/received').json())
+            control.post('/sim/faults', json={'endpoint': 'order/create', 'item': {'create_then_timeout': 60.0}}).raise_for_status()
+            live.until(lambda: len(control.get('/sim/received').json()) > before, 120, 'an order sent into the held answer')
+        finally:
+            assert live.stop(signal.SIGKILL) == -signal.SIGKILL
+        journal = sqlite3.connect(home / 'data' / 'live' / 'orders-sim.sqlite')
+        stuck = journal.execute("SELECT link_id FROM orders WHERE state IN ('SENT', 'UNKNOWN')").fetchall()
+        journal.close()
+        assert len(stuck) == 1, stuck                  # killed between send and acknowledgement
+        control.post('/sim/clear').raise_for_status()
+
+        again = Live(home, '--trade', 'sim', '--sim-rest-port', str(rest_port), '--stopped', sim_port=ws_port, log_level='DEBUG')
+        try:
+            assert 'matches' in ''.join(again.lines), again.lines           # the reconciled position is the exchange's
+            journal = sqlite3.connect(home / 'data' / 'live' / 'orders-sim.sqlite')
+            state = journal.execute('SELECT state FROM orders WHERE link_id = ?', stuck[0]).fetchone()[0]
+            journal.close()
+            assert state == 'FILLED', state                                    # found by its orderLinkId and adopted
+            assert len(control.get('/sim/orders', params={'orderLinkId': stuck[0][0]}).json()) == 1   # no second order
+            for path in ('/status', '/account', '/trades', '/decisions', '/health'): seen.append(again.http.get(path).text)
+        finally:
+            assert again.stop() == 0
+    finally:
+        control.close(); sim.terminate(); sim.wait(timeout=30)
+    output = ''.join(live.lines + again.lines) + ''.join(seen)
+    assert 'DEBUG' in output                           # the debug log was on, and still:
+    assert KEY not in output and SECRET not in output

@@ -12,7 +12,8 @@ from .config import TradebotError, home_path, load_config, parse_overrides, read
 __all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
            'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
            'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
-           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'cmd_live', 'cmd_keys', 'cmd_not_yet', 'main']
+           'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'start_local_exchange', 'cmd_live', 'cmd_keys',
+           'cmd_not_yet', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -268,10 +269,18 @@ def cmd_prices(args) -> int:
     from tradebot.live.ticker import prices_main
     return prices_main(args.args, start_simulator)
 
+@contextlib.asynccontextmanager
+async def start_local_exchange(symbols, speed: float=1.0, # Bybit symbols of the embedded bars; bars per second
+                               api_keys: dict|None=None):  # api key -> secret of the simulator's trading accounts
+    "The local exchange and its REST server, in this process, for `tradebot live --exchange sim`; yields (stream URL, REST URL)."
+    from tradebot.sim import MarketReplay, default_bars
+    from tradebot.sim.rest import local_exchange
+    async with local_exchange(MarketReplay(default_bars(tuple(symbols))), speed, api_keys or {}) as (sim, rest): yield sim.ws_url('linear'), rest.url
+
 def cmd_live(args) -> int:
     "`tradebot live ...`: the live backend until Ctrl-C or `--duration`."
     from tradebot.live.app import live_main
-    return live_main(args.args, start_simulator)
+    return live_main(args.args, start_local_exchange)
 
 def cmd_keys(args) -> int:
     "`tradebot keys set|show|remove --env ...`: the Bybit API keys (a secret is read from the terminal, never echoed)."

@@ -163,6 +163,7 @@ class ExchangeBroker(PaperBroker):
                  manager: OrderManager|None=None):   # set before the first order (`restore` builds the broker without it)
         super().__init__(params, risk, symbol, journal, wall)
         self.manager, self.inflight, self.exit_reason = manager, None, None
+        self.on_error = lambda error: None     # the runner's fail-closed path: anything unexpected while sending halts
 
     @property
     def busy(self) -> bool: return self.inflight is not None and not self.inflight.done()
@@ -178,12 +179,16 @@ def submit(self: ExchangeBroker, action, close_t: float, atr_t: float, decision_
 # %% ../../nbs/73_exchange.ipynb #c0029
 @patch
 async def execute(self: ExchangeBroker, intent) -> Order|None:
-    "Send `intent` as a market order and book what it filled."
+    "Send `intent` as a market order and book what it filled; an unexpected error goes to `on_error` (which halts)."
     units = self.account.units
     reduce_only = intent.target * units >= 0 and abs(intent.target) < abs(units)
-    order = await self.manager.place('Buy' if intent.side == 'buy' else 'Sell', Decimal(repr(intent.qty)), intent.close_t, reduce_only, intent.decision_id)
-    self.book_order(order, intent)
-    return order
+    try:
+        order = await self.manager.place('Buy' if intent.side == 'buy' else 'Sell', Decimal(repr(intent.qty)), intent.close_t, reduce_only, intent.decision_id)
+        self.book_order(order, intent)
+        return order
+    except Exception as e:
+        self.pending, self.exit_reason = None, None
+        self.on_error(e)
 
 @patch
 def book_order(self: ExchangeBroker, order: Order|None, intent):

@@ -33,6 +33,8 @@ class GuardRules:
     cooldown: float = 60.0      # s between two orders, on the monotonic clock
     max_position: float = 1.0   # largest |position value / equity| an order may leave
     daily_loss: float = 0.05    # share of the day's opening equity lost after which only reducing orders pass
+    max_notional: float = 0.0   # largest value of one order in the quote currency (0: no cap)
+    orders_per_minute: int = 10 # orders sent in any 60 s, reducing ones included
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
@@ -46,13 +48,17 @@ def veto(rules: GuardRules, *, halted: bool, running: bool,
          exposure_after: float,     # |position value / equity| once the order fills
          day_loss: float,           # share of the day's opening equity lost so far
          reduces: bool,             # the order only makes the position smaller
+         notional: float=0.0,       # the order's value in the quote currency
+         orders_last_minute: int=0, # orders sent in the last 60 s
         ) -> str|None:
     "Why an order may not be sent now, or None."
     if halted: return 'halted'
     if not running: return 'strategy_stopped'
     if not price_age <= rules.max_age: return f'stale_price ({price_age:.1f} s)'
     if since_last_order < rules.cooldown: return f'cooldown ({rules.cooldown - since_last_order:.0f} s left)'
+    if orders_last_minute >= rules.orders_per_minute: return f'order_rate ({orders_last_minute} in the last minute)'
     if reduces: return None
+    if rules.max_notional and notional > rules.max_notional: return f'max_notional ({notional:.2f} > {rules.max_notional:.2f})'
     if day_loss >= rules.daily_loss: return f'daily_loss ({day_loss:.2%})'
     if exposure_after > rules.max_position + 1e-9: return f'max_position ({exposure_after:.2f} > {rules.max_position:.2f})'
     return None
@@ -91,6 +97,7 @@ class StrategyRunner:
         self.loop = {'last_run': None, 'ticks': 0, 'skipped': 0, 'errors': 0, 'lateness': deque(maxlen=3600)}
         self._deciding, self._last_interval, self._seq, self._tasks = False, -math.inf, 0, set()
         self._sub, self.resubscribed, self.trace = cache.subscribe(maxsize=100_000), 0, None  # trace: a list to keep observations in
+        self.order_times = deque(maxlen=1000)   # wall times of the orders sent
 
 # %% ../../nbs/67_runner.ipynb #c0019
 @patch
@@ -188,10 +195,24 @@ async def decide(self: StrategyRunner, mode: str='bar_close', # 'bar_close' or '
 # %% ../../nbs/67_runner.ipynb #c0027
 @patch
 def day_loss(self: StrategyRunner) -> float:
-    "Share of the UTC day's opening equity lost so far (the day starts at the first look after midnight)."
-    equity, day = self.broker.account.equity, datetime.fromtimestamp(self.wall(), timezone.utc).date()
-    if day != self.day: self.day, self.day_equity = day, equity
+    "Share of the UTC day's opening equity lost so far (the day starts at the first look after midnight; kept in the journal)."
+    equity, day = self.broker.account.equity, datetime.fromtimestamp(self.wall(), timezone.utc).date().isoformat()
+    if day != self.day:
+        self.day, self.day_equity = day, equity
+        if self.journal is not None: self.journal.put_state('trading_day', {'day': day, 'equity': equity})
     return max(0.0, 1 - equity / self.day_equity) if self.day_equity else 0.0
+
+@patch
+def orders_last_minute(self: StrategyRunner) -> int:
+    "Orders sent in the last 60 s of wall time."
+    now = self.wall()
+    return sum(1 for t in self.order_times if now - t < 60)
+
+@patch
+def count_order(self: StrategyRunner):
+    "Note an order's time (in the journal too: the rate limit holds across a restart)."
+    self.order_times.append(self.wall())
+    if self.journal is not None: self.journal.put_state('order_times', [t for t in self.order_times if self.wall() - t < 60])
 
 @patch
 def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr: float, started: float) -> dict:
@@ -202,9 +223,10 @@ def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr
     if target != units:
         why = veto(self.rules, halted=self.halted, running=self.running, price_age=self.cache.age(self.symbol),
                    since_last_order=self.monotonic() - self.last_order_at, exposure_after=abs(target) * price / max(equity, 1e-9),
-                   day_loss=self.day_loss(), reduces=units * target >= 0 and abs(target) < abs(units))
+                   day_loss=self.day_loss(), reduces=units * target >= 0 and abs(target) < abs(units),
+                   notional=abs(target - units) * price, orders_last_minute=self.orders_last_minute())
         if why is None and (intent := self.broker.submit(action, price, atr, decision_id=self._seq + 1)) is not None:
-            self.last_order_at = self.monotonic()
+            self.last_order_at = self.monotonic(); self.count_order()
     return self.record(mode, bar_start, decision, price, why, intent, started)
 
 # %% ../../nbs/67_runner.ipynb #c0028
@@ -280,10 +302,13 @@ def status(self: StrategyRunner) -> dict:
 
 @patch
 def restore(self: StrategyRunner):
-    "Take the risk state and the decision history back from the journal (after a restart)."
+    "Take the risk state, the loss and order-rate counters and the decision history back from the journal (after a restart)."
     if self.journal is None: return self
     risk = self.journal.get_state(RISK_KEY) or {}
     self.halted, self.halt_reason = risk.get('state') == 'HALTED', risk.get('reason', '')
+    self.order_times.extend(self.journal.get_state('order_times', []))
+    day = self.journal.get_state('trading_day') or {}
+    self.day, self.day_equity = day.get('day'), day.get('equity')
     self.decisions.extend(self.journal.recent_decisions(self.decisions.maxlen))
     self._seq = max([d['id'] for d in self.decisions], default=0)
     return self

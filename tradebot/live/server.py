@@ -485,7 +485,7 @@ class LiveServer:
 @patch
 def _bind(self: LiveServer) -> socket.socket:
     "The listening socket on host:port, or a `TradebotError` saying why not."
-    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY (no 40 ms delayed-ACK stall on keep-alive)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)  # accepted connections inherit it
     try: sock.bind((self.host, self.requested_port))

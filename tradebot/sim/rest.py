@@ -309,7 +309,7 @@ def app(self: SimRest) -> Starlette:
 @patch
 async def start(self: SimRest, timeout: float=10.0) -> SimRest:
     "Listen and serve; returns self once uvicorn is up."
-    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY (no 40 ms delayed-ACK stall on keep-alive)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try: sock.bind((self.host, self.port))
     except OSError as e: sock.close(); raise TradebotError(f"sim: cannot bind REST on {self.host}:{self.port}: {e.strerror}") from None
