@@ -171,3 +171,20 @@ def test_trade_sim_never_duplicates_an_order_across_a_sigkill_and_never_leaks_ke
     output = ''.join(live.lines + again.lines) + ''.join(seen)
     assert 'DEBUG' in output                           # the debug log was on, and still:
     assert KEY not in output and SECRET not in output
+
+
+def test_trade_sim_in_process_places_fills_and_reconciles(home):
+    "`tradebot live --exchange sim --trade sim` alone: its own simulator with a fresh account and key pair, offline."
+    live = Live(home, '--trade', 'sim', '--journal', str(home / 'orders-own-sim.sqlite'))
+    try:
+        assert 'trading on the sim account' in ''.join(live.lines) and 'matches' in ''.join(live.lines), live.lines
+        trades = live.until(lambda: live.http.get('/trades').json(), 120, 'a trade through real orders')
+        assert live.http.get('/status').json()['mode'] == 'sim'
+    finally:
+        assert live.stop() == 0
+    journal = sqlite3.connect(home / 'orders-own-sim.sqlite')
+    states = dict(journal.execute('SELECT state, count(*) FROM orders GROUP BY state').fetchall())
+    fills = journal.execute('SELECT count(*) FROM executions').fetchone()[0]
+    journal.close()
+    assert states.get('FILLED', 0) >= 2 and fills >= 2, (states, fills)     # the trade's entry and exit, filled at the exchange
+    assert trades[0]['exit_price'] > 0

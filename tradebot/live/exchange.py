@@ -45,8 +45,9 @@ def halt(self: OrderManager, reason: str):
 # %% ../../nbs/73_exchange.ipynb #c0007
 @patch
 async def place(self: OrderManager, side: str, qty, price, # 'Buy' | 'Sell'; base-coin quantity; the price now (notional check)
-                reduce_only: bool=False, decision_id: int|None=None, not_after: float|None=None) -> Order|None:
-    "Size, journal, send once and resolve one market order; its last known row (None: sized below the minimum)."
+                reduce_only: bool=False, decision_id: int|None=None, not_after: float|None=None,
+                limit_price=None) -> Order|None:            # a Limit order at this price (GTC) instead of a market order
+    "Size, journal, send once and resolve one order; its last known row (None: sized below the minimum)."
     qty = floor_qty(self.instrument, qty)
     try: check_order_qty(self.instrument, qty, Decimal(str(price)))
     except OrderSizeError as e:
@@ -54,15 +55,18 @@ async def place(self: OrderManager, side: str, qty, price, # 'Buy' | 'Sell'; bas
     order = self.journal.record_intent(Order(self.new_link_id(), self.symbol, side, qty, reduce_only=reduce_only, decision_id=decision_id))
     if (why := self.may_send()) is not None:        # the risk state, read right before the send
         return self.journal.transition(order.link_id, 'REJECTED', f'not sent: {why}', reason=f'not sent: {why}')
-    return await self.send(order, not_after)
+    return await self.send(order, not_after, limit_price)
 
 # %% ../../nbs/73_exchange.ipynb #c0008
 @patch
-async def send(self: OrderManager, order: Order, not_after: float|None=None) -> Order:
+async def send(self: OrderManager, order: Order, not_after: float|None=None, limit_price=None) -> Order:
     "Send the create of a journalled order once, then act on the outcome (see the list above)."
     link = order.link_id
     order = self.journal.transition(link, 'SENT', attempts=order.attempts + 1)
     body = order_create_body(self.category, self.symbol, order.side, order.qty, link, reduce_only=order.reduce_only)
+    if limit_price is not None:
+        tick = self.instrument.tick_size
+        body |= {'orderType': 'Limit', 'price': format(Decimal(str(limit_price)) // tick * tick, 'f'), 'timeInForce': 'GTC'}
     try: reply = await self.rest.create_order(body, not_after)
     except IpBanned as e:
         self.halt(str(e)); return self.journal.transition(link, 'REJECTED', str(e), reason='ip_ban')
@@ -77,7 +81,7 @@ async def send(self: OrderManager, order: Order, not_after: float|None=None) -> 
         self.journal.transition(link, 'UNKNOWN', reply.error or f'{reply.ret_code} {reply.ret_msg}')
         lookup, state = await self.rest.find_order(self.category, link)
         if state is None and lookup.ok and order.attempts < 2:   # not there (yet): once more with the same id
-            return await self.send(self.journal.order(link), not_after)
+            return await self.send(self.journal.order(link), not_after, limit_price)
         return await self.resolve(link)
     order = self.journal.transition(link, 'REJECTED', f'{reply.outcome}: {reply.ret_code} {reply.ret_msg}', reason=f'{reply.ret_code} {reply.ret_msg}')
     if reply.outcome in ('auth', 'clock'): self.halt(f'order {link}: {reply.outcome} error {reply.ret_code} {reply.ret_msg}')
@@ -124,6 +128,15 @@ async def resolve(self: OrderManager, link: str) -> Order:
     return order
 
 # %% ../../nbs/73_exchange.ipynb #c0013
+@patch
+async def cancel(self: OrderManager, link: str) -> Order:
+    "Cancel a resting order and wait (bounded) until the exchange confirms its final state."
+    reply = await self.rest.call('POST', '/v5/order/cancel', {'category': self.category, 'symbol': self.symbol, 'orderLinkId': link},
+                                 retry_ambiguous=True)
+    if not reply.ok and reply.outcome != 'not_found': log.warning('cancel %s: %s %s %s', link, reply.outcome, reply.ret_code, reply.ret_msg)
+    return await self.resolve(link)
+
+# %% ../../nbs/73_exchange.ipynb #c0015
 RETENTION_MS = 7 * 86_400_000   # Bybit demo keeps orders 7 days
 
 @patch
@@ -143,7 +156,7 @@ async def settle(self: OrderManager, order: Order, now_ms: int) -> str:
         self.journal.transition(order.link_id, 'ABANDONED', 'not found; older than the exchange keeps orders', reason='expired'); return 'expired'
     self.journal.transition(order.link_id, 'REJECTED', 'not found at the exchange: not created', reason='not created'); return 'rejected'
 
-# %% ../../nbs/73_exchange.ipynb #c0014
+# %% ../../nbs/73_exchange.ipynb #c0016
 @patch
 async def reconcile(self: OrderManager) -> dict:
     "Settle the open orders, then compare the journal's position with the exchange's; raises if a request fails."
@@ -156,7 +169,7 @@ async def reconcile(self: OrderManager) -> dict:
     journal = self.journal.position(self.symbol)
     return {'orders': settled, 'venue_position': venue, 'journal_position': journal, 'match': venue == journal}
 
-# %% ../../nbs/73_exchange.ipynb #c0028
+# %% ../../nbs/73_exchange.ipynb #c0032
 class ExchangeBroker(PaperBroker):
     "A broker whose intents become real orders (`OrderManager`), and whose account books the real fills."
     def __init__(self, params, risk, symbol: str, journal=None, wall=time.time,
@@ -176,7 +189,7 @@ def submit(self: ExchangeBroker, action, close_t: float, atr_t: float, decision_
     if intent is not None: self.inflight = asyncio.get_running_loop().create_task(self.execute(intent))
     return intent
 
-# %% ../../nbs/73_exchange.ipynb #c0029
+# %% ../../nbs/73_exchange.ipynb #c0033
 @patch
 async def execute(self: ExchangeBroker, intent) -> Order|None:
     "Send `intent` as a market order and book what it filled; an unexpected error goes to `on_error` (which halts)."
@@ -211,7 +224,7 @@ def book_order(self: ExchangeBroker, order: Order|None, intent):
     self.trades += trades
     return trades
 
-# %% ../../nbs/73_exchange.ipynb #c0030
+# %% ../../nbs/73_exchange.ipynb #c0034
 @patch
 def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
     "Prices fill nothing here; one beyond the stop-loss or take-profit sends a reduce-only close."
