@@ -118,7 +118,7 @@ def test_python_dash_m_is_the_same_cli():
 
 
 def test_commands_not_built_yet_say_so():
-    for name in ('live', 'dashboard', 'users'):
+    for name in ('dashboard', 'users'):
         helped = tradebot(name, '--help')
         assert helped.returncode == 0 and 'Not available yet' in helped.stdout, helped.stdout
         proc = tradebot(name)
