@@ -30,9 +30,9 @@ from .exchange import ExchangeBroker, OrderManager
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEARNING_ALGOS', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run', 'load_council',
-           'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue', 'trading_credentials',
-           'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_main']
+__all__ = ['log', 'LEARNING_ALGOS', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run',
+           'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue',
+           'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -382,9 +382,12 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
             await (asyncio.sleep(args.duration) if args.duration is not None else asyncio.Event().wait())
             return system.health()
 
+GIL_SWITCH_INTERVAL = 0.001   # s: how soon a busy thread (a model, a login hash) hands the GIL back to the event loop
+
 def live_main(argv=None, start_simulator=None) -> int:
     "`tradebot live ...`: the live backend until Ctrl-C (or --duration); returns the exit status."
     args = live_parser().parse_args(argv)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)   # Python's 5 ms let a CPU-bound thread starve the loop (benchmarks/live_latency.py)
     logging.basicConfig(level=os.environ.get('TRADEBOT_LOG_LEVEL', 'WARNING').upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')   # keys are redacted from every record
     try: asyncio.run(run_live(args, start_simulator))

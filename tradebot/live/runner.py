@@ -156,14 +156,15 @@ def spawn(self: StrategyRunner, coroutine):
 @patch
 def feature_rows(self: StrategyRunner, with_forming: bool=False) -> tuple:
     "`({member: scaled rows of its window}, decision price, ATR, unscaled features of the decision bar)`."
-    frame, forming = self.bars.frame(), self.forming
+    frame, forming = self.bars.frame().iloc[-self.bars_needed:], self.forming
     if with_forming and forming is not None and self.bars.starts and forming.start > self.bars.starts[-1]:
-        frame.loc[pd.Timestamp(forming.start, unit='ms', tz='UTC')] = [float(getattr(forming, k)) for k in ('open', 'high', 'low', 'close', 'volume')]
+        frame = pd.concat([frame, pd.DataFrame([[float(getattr(forming, k)) for k in frame.columns]], columns=frame.columns,
+                                                index=pd.DatetimeIndex([pd.Timestamp(forming.start, unit='ms', tz='UTC')], name=frame.index.name).as_unit('ns'))])
     computed, rows = {}, {}
     for m in self.council.members:
         key = repr(sorted(m.feature_cfg.items()))
         if key not in computed: computed[key] = compute_features(frame, m.feature_cfg)
-        rows[m.name] = m.scaler.transform(computed[key][m.feature_names].iloc[-m.window:])
+        rows[m.name] = m.scaler.transform(computed[key][m.feature_names].to_numpy()[-m.window:])
     last = computed[key].iloc[-1]
     return rows, float(last['close']), float(last['atr']), last
 
@@ -181,7 +182,7 @@ async def decide(self: StrategyRunner, mode: str='bar_close', # 'bar_close' or '
     self._deciding, started = True, self.monotonic()
     try:
         if len(self.bars) < self.bars_needed: return self.record(mode, bar_start, veto=f'warming_up ({len(self.bars)}/{self.bars_needed} bars)')
-        rows, price, atr, features = await asyncio.to_thread(self.feature_rows, mode == 'interval')
+        rows, price, atr, features = self.feature_rows(mode == 'interval')
         self.drain_quotes()
         observations = {m.name: member_observation(m, rows[m.name], self.broker.account_state(price, m.window)) for m in self.council.members}
         if self.trace is not None: self.trace.append({'bar': bar_start, 'features': features, 'observations': observations})
