@@ -4,21 +4,22 @@
 
 # %% ../../nbs/70_keys.ipynb #c0002
 from __future__ import annotations
-import argparse, dataclasses, getpass, ipaddress, json, logging, os, re, stat, sys
+import argparse, dataclasses, getpass, json, logging, os, re, stat, sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 from fastcore.basics import patch
 from ..config import TradebotError, home_path
+from ..net import is_loopback
 from ..bybit.models import REST_HOSTS
 
 # %% auto #0
-__all__ = ['ENVIRONMENTS', 'SIM', 'KEY_ENVIRONMENTS', 'KEY_LENGTHS', 'PRINTABLE', 'LOOPBACK_NAMES', 'KEY_PAGES', 'REDACTOR',
-           'REDACTED_LOGGERS', 'KEYS_FOLDER', 'check_key_environment', 'fingerprint', 'check_key_text', 'Credentials',
-           'is_loopback_url', 'url_environment', 'check_environment', 'wrong_environment_message', 'SecretRedactor',
-           'redact', 'RedactingRecordFactory', 'redact_handler', 'install_redaction', 'uninstall_redaction',
-           'check_private', 'KeyStore', 'write_private', 'read_key_file', 'add_keys_arguments', 'keys_parser',
-           'read_key_pair', 'run_keys', 'keys_main']
+__all__ = ['ENVIRONMENTS', 'SIM', 'KEY_ENVIRONMENTS', 'KEY_LENGTHS', 'PRINTABLE', 'KEY_PAGES', 'REDACTOR', 'REDACTED_LOGGERS',
+           'KEYS_FOLDER', 'check_key_environment', 'fingerprint', 'check_key_text', 'Credentials', 'is_loopback_url',
+           'url_environment', 'check_environment', 'wrong_environment_message', 'SecretRedactor', 'redact',
+           'RedactingRecordFactory', 'redact_handler', 'install_redaction', 'uninstall_redaction', 'check_private',
+           'KeyStore', 'write_private', 'read_key_file', 'add_keys_arguments', 'keys_parser', 'read_key_pair',
+           'run_keys', 'keys_main']
 
 # %% ../../nbs/70_keys.ipynb #c0006
 ENVIRONMENTS = ('demo', 'testnet', 'mainnet')   # Bybit's, each with its own keys and host
@@ -70,15 +71,11 @@ class Credentials:
     def fingerprint(self) -> str: return fingerprint(self.api_key)
 
 # %% ../../nbs/70_keys.ipynb #c0018
-LOOPBACK_NAMES = ('localhost',)
-
 def is_loopback_url(url: str) -> bool:
-    "Whether `url` is `http://` to 127.0.0.0/8, ::1 or localhost."
+    "Whether `url` is `http://` to 127.0.0.0/8, ::1 or localhost (`tradebot.net.is_loopback`)."
     parts = urlsplit(url)
     if parts.scheme != 'http' or not parts.hostname: return False
-    if parts.hostname in LOOPBACK_NAMES: return True
-    try: return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError: return False
+    return is_loopback(parts.hostname)
 
 # %% ../../nbs/70_keys.ipynb #c0020
 def url_environment(base_url: str) -> str|None:

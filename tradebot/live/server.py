@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['log', 'MIN_TOKEN_CHARS', 'TOKEN_CHARS', 'CLIENT_OPS', 'RUN_NAME', 'MAX_RUNS', 'SYMBOL', 'CLOSE_CODES',
-           'EventSubscription', 'Backend', 'default_token_path', 'check_token', 'load_or_create_token', 'is_loopback',
-           'check_bind', 'bearer', 'token_matches', 'TicketBook', 'ClientMessage', 'client_reply', 'one_line',
-           'RateLimit', 'Client', 'EventHub', 'error_response', 'install_error_handlers', 'BodyTooLarge', 'BodyLimit',
-           'token_guard', 'ModelsRequest', 'HaltRequest', 'on_loop', 'awaiting', 'add_read_routes',
-           'add_command_routes', 'ws_authorized', 'send_queued', 'receive_messages', 'wait_dropped', 'serve_client',
-           'add_websocket_route', 'create_app', 'StripQuery', 'strip_queries_from_logs', 'LiveServer', 'serve']
+           'EventSubscription', 'Backend', 'default_token_path', 'check_token', 'load_or_create_token', 'check_bind',
+           'bearer', 'token_matches', 'TicketBook', 'ClientMessage', 'client_reply', 'one_line', 'RateLimit', 'Client',
+           'EventHub', 'error_response', 'install_error_handlers', 'BodyTooLarge', 'BodyLimit', 'token_guard',
+           'ModelsRequest', 'HaltRequest', 'on_loop', 'awaiting', 'add_read_routes', 'add_command_routes',
+           'ws_authorized', 'send_queued', 'receive_messages', 'wait_dropped', 'serve_client', 'add_websocket_route',
+           'create_app', 'StripQuery', 'strip_queries_from_logs', 'LiveServer', 'serve']
 
 # %% ../../nbs/68_server.ipynb #c0002
-import asyncio, hmac, ipaddress, json, logging, os, re, secrets, socket, stat, time
+import asyncio, hmac, json, logging, os, re, secrets, socket, stat, time
 from collections import Counter
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException
 from ..config import TradebotError, home_path
+from ..net import is_loopback, listening_socket, serve_task, stop_serving
 from .prices import SlowSubscriber
 
 log = logging.getLogger(__name__)
@@ -82,32 +83,25 @@ def load_or_create_token(path=None) -> str: # the token file; default `default_t
     token = path.read_text().strip(); check_token(token, f'token file {path}')
     return token
 
-# %% ../../nbs/68_server.ipynb #c0021
-def is_loopback(host: str) -> bool:
-    "Whether `host` is 'localhost' or a loopback IP address."
-    if host == 'localhost': return True
-    try: return ipaddress.ip_address(host).is_loopback
-    except ValueError: return False
-
-# %% ../../nbs/68_server.ipynb #c0023
+# %% ../../nbs/68_server.ipynb #c0022
 def check_bind(host: str, allow_remote: bool, token: str|None):
     "Raise `TradebotError` unless the server may bind to `host`."
     if is_loopback(host): return
     if not allow_remote: raise TradebotError(f'refusing to bind to {host}: it is not loopback; pass --allow-remote (with the API token in place) to expose the server, or bind to 127.0.0.1')
     check_token(token, f'the API token needed to bind to {host}')
 
-# %% ../../nbs/68_server.ipynb #c0026
+# %% ../../nbs/68_server.ipynb #c0025
 def bearer(header: str|None) -> str:
     "The token in an `Authorization: Bearer ...` header value, or ''."
     scheme, _, value = (header or '').partition(' ')
     return value.strip() if scheme.lower() == 'bearer' else ''
 
-# %% ../../nbs/68_server.ipynb #c0028
+# %% ../../nbs/68_server.ipynb #c0027
 def token_matches(given: str, token: str) -> bool:
     "Constant-time comparison of a presented token with the server's."
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
-# %% ../../nbs/68_server.ipynb #c0031
+# %% ../../nbs/68_server.ipynb #c0030
 class TicketBook:
     "Single-use, short-lived WebSocket tickets."
     def __init__(self, ttl: float=30.0, # seconds a ticket stays valid
@@ -128,7 +122,7 @@ class TicketBook:
         expiry = self.expiry.pop(ticket, None) if ticket else None
         return expiry is not None and self.monotonic() < expiry
 
-# %% ../../nbs/68_server.ipynb #c0034
+# %% ../../nbs/68_server.ipynb #c0033
 CLIENT_OPS = ('ping',)
 
 class ClientMessage(BaseModel):
@@ -136,7 +130,7 @@ class ClientMessage(BaseModel):
     model_config = ConfigDict(extra='forbid')
     op: Annotated[str, StringConstraints(max_length=32)]
 
-# %% ../../nbs/68_server.ipynb #c0036
+# %% ../../nbs/68_server.ipynb #c0035
 def client_reply(text: str|bytes|None, max_bytes: int=4096) -> dict:
     "The server's reply to one client message."
     if text is None or len(text) > max_bytes: return {'op': 'error', 'error': f'message over {max_bytes} bytes or not text'}
@@ -145,12 +139,12 @@ def client_reply(text: str|bytes|None, max_bytes: int=4096) -> dict:
     if message.op == 'ping': return {'op': 'pong'}
     return {'op': 'error', 'error': f'unknown op {message.op!r}; known: {", ".join(CLIENT_OPS)}'}
 
-# %% ../../nbs/68_server.ipynb #c0038
+# %% ../../nbs/68_server.ipynb #c0037
 def one_line(error: ValidationError|RequestValidationError) -> str:
     "A validation error as one line: where and what, never the input."
     return '; '.join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in error.errors()[:5])
 
-# %% ../../nbs/68_server.ipynb #c0040
+# %% ../../nbs/68_server.ipynb #c0039
 class RateLimit:
     "A token bucket: `rate` messages a second on average, `burst` at once."
     def __init__(self, rate: float=10.0, burst: int=20, monotonic=time.monotonic):
@@ -164,13 +158,13 @@ class RateLimit:
         if self.tokens < 1: return False
         self.tokens -= 1; return True
 
-# %% ../../nbs/68_server.ipynb #c0043
+# %% ../../nbs/68_server.ipynb #c0042
 class Client:
     "One WebSocket client's bounded queue of JSON texts."
     def __init__(self, maxsize: int):
         self.queue, self.dropped = asyncio.Queue(maxsize), asyncio.Event()
 
-# %% ../../nbs/68_server.ipynb #c0045
+# %% ../../nbs/68_server.ipynb #c0044
 class EventHub:
     "Fan-out of one backend event subscription to many bounded client queues."
     def __init__(self, backend: Backend, queue_size: int=256, # messages a client may fall behind before it is dropped
@@ -180,7 +174,7 @@ class EventHub:
         self.published, self.dropped_clients, self.upstream_drops, self.bad_events, self.errors = 0, 0, 0, 0, 0
         self.endings = Counter()  # why client connections ended
 
-# %% ../../nbs/68_server.ipynb #c0047
+# %% ../../nbs/68_server.ipynb #c0046
 @patch
 def attach(self: EventHub) -> Client:
     "A new client queue that receives every event from now on."
@@ -194,7 +188,7 @@ def queued(self: EventHub) -> int:
     "Messages waiting in all client queues (at most clients × queue_size)."
     return sum(c.queue.qsize() for c in self.clients)
 
-# %% ../../nbs/68_server.ipynb #c0049
+# %% ../../nbs/68_server.ipynb #c0048
 @patch
 def health(self: EventHub) -> dict:
     "The hub as a /health component: 'ok' while its task runs, else 'down'."
@@ -203,7 +197,7 @@ def health(self: EventHub) -> dict:
             'dropped_clients': self.dropped_clients, 'upstream_drops': self.upstream_drops, 'bad_events': self.bad_events,
             'errors': self.errors, 'endings': dict(self.endings)}
 
-# %% ../../nbs/68_server.ipynb #c0051
+# %% ../../nbs/68_server.ipynb #c0050
 @patch
 def offer(self: EventHub, client: Client, text: str):
     "Queue `text` for `client`, or drop the client when its queue is full."
@@ -211,7 +205,7 @@ def offer(self: EventHub, client: Client, text: str):
     except asyncio.QueueFull:
         self.clients.discard(client); client.dropped.set(); self.dropped_clients += 1
 
-# %% ../../nbs/68_server.ipynb #c0053
+# %% ../../nbs/68_server.ipynb #c0052
 @patch
 def publish(self: EventHub, event: dict):
     "Encode `event` once and offer it to every client, never waiting."
@@ -220,7 +214,7 @@ def publish(self: EventHub, event: dict):
     self.published += 1
     for client in list(self.clients): self.offer(client, text)
 
-# %% ../../nbs/68_server.ipynb #c0056
+# %% ../../nbs/68_server.ipynb #c0055
 @patch
 async def run(self: EventHub):
     "Forward the backend's events to the clients until cancelled."
@@ -236,7 +230,7 @@ async def run(self: EventHub):
                 self.backend.unsubscribe(sub); await asyncio.sleep(0.1); sub = self.backend.subscribe(self.upstream_size)
     finally: self.backend.unsubscribe(sub)
 
-# %% ../../nbs/68_server.ipynb #c0058
+# %% ../../nbs/68_server.ipynb #c0057
 @patch
 def start(self: EventHub):
     "Start forwarding (the app's lifespan calls it)."
@@ -247,11 +241,11 @@ async def stop(self: EventHub):
     "Stop forwarding and release the backend subscription."
     if self.task is not None: self.task.cancel(); await asyncio.gather(self.task, return_exceptions=True); self.task = None
 
-# %% ../../nbs/68_server.ipynb #c0062
+# %% ../../nbs/68_server.ipynb #c0061
 def error_response(status: int, message: str, headers: dict|None=None) -> JSONResponse:
     return JSONResponse({'error': message}, status_code=status, headers=headers)
 
-# %% ../../nbs/68_server.ipynb #c0064
+# %% ../../nbs/68_server.ipynb #c0063
 def install_error_handlers(app: FastAPI):
     "JSON one-line errors for HTTP errors, validation errors, `TradebotError` and anything unexpected."
     async def http_error(request, exc: HTTPException): return error_response(exc.status_code, str(exc.detail), getattr(exc, 'headers', None))
@@ -263,7 +257,7 @@ def install_error_handlers(app: FastAPI):
     for kind, handler in ((HTTPException, http_error), (RequestValidationError, invalid), (TradebotError, refused), (Exception, crashed)):
         app.add_exception_handler(kind, handler)
 
-# %% ../../nbs/68_server.ipynb #c0068
+# %% ../../nbs/68_server.ipynb #c0067
 class BodyTooLarge(HTTPException):
     "A request body over the cap (an HTTPException, so FastAPI's body parsing lets it through as 413)."
     def __init__(self, max_body: int): super().__init__(413, f'request body over {max_body} bytes')
@@ -290,7 +284,7 @@ class BodyLimit:
     async def too_large(self, send):
         await error_response(413, BodyTooLarge(self.max_body).detail)({'type': 'http'}, None, send)
 
-# %% ../../nbs/68_server.ipynb #c0071
+# %% ../../nbs/68_server.ipynb #c0070
 def token_guard(token: str):
     "A dependency that raises 401 unless the request carries `token` as a bearer token."
     async def require_token(request: Request):
@@ -298,7 +292,7 @@ def token_guard(token: str):
             raise HTTPException(401, 'missing or wrong bearer token', headers={'WWW-Authenticate': 'Bearer'})
     return require_token
 
-# %% ../../nbs/68_server.ipynb #c0075
+# %% ../../nbs/68_server.ipynb #c0074
 RUN_NAME = r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
 MAX_RUNS = 16
 
@@ -307,25 +301,25 @@ class ModelsRequest(BaseModel):
     model_config = ConfigDict(extra='forbid')
     runs: Annotated[list[Annotated[str, StringConstraints(pattern=RUN_NAME)]], Field(min_length=1, max_length=MAX_RUNS)]
 
-# %% ../../nbs/68_server.ipynb #c0077
+# %% ../../nbs/68_server.ipynb #c0076
 class HaltRequest(BaseModel):
     "Body of `POST /strategy/halt`."
     model_config = ConfigDict(extra='forbid')
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
-# %% ../../nbs/68_server.ipynb #c0080
+# %% ../../nbs/68_server.ipynb #c0079
 def on_loop(read):
     "An async route (no parameters) returning `read()`."
     async def route(): return read()
     return route
 
-# %% ../../nbs/68_server.ipynb #c0082
+# %% ../../nbs/68_server.ipynb #c0081
 def awaiting(command):
     "An async route (no parameters) returning `await command()`."
     async def route(): return await command()
     return route
 
-# %% ../../nbs/68_server.ipynb #c0085
+# %% ../../nbs/68_server.ipynb #c0084
 SYMBOL = r'^[A-Za-z0-9-]{1,32}$'
 
 def add_read_routes(app: FastAPI, backend: Backend, hub: EventHub, history_cap: int, guard: list):
@@ -346,7 +340,7 @@ def add_read_routes(app: FastAPI, backend: Backend, hub: EventHub, history_cap: 
     async def decisions(limit: Annotated[int, Query(ge=1, le=1000)]=100): return backend.decisions(limit)
     for name in ('status', 'account', 'trades'): app.get(f'/{name}', dependencies=guard)(on_loop(getattr(backend, name)))
 
-# %% ../../nbs/68_server.ipynb #c0089
+# %% ../../nbs/68_server.ipynb #c0088
 def add_command_routes(app: FastAPI, backend: Backend, tickets: TicketBook, guard: list):
     "POST /strategy/models, /strategy/start, /strategy/stop, /strategy/halt, /strategy/resume and /ws/ticket."
     @app.post('/strategy/models', dependencies=guard)
@@ -357,13 +351,13 @@ def add_command_routes(app: FastAPI, backend: Backend, tickets: TicketBook, guar
     @app.post('/ws/ticket', dependencies=guard)
     async def ws_ticket(): return {'ticket': tickets.issue(), 'expires_in': tickets.ttl}
 
-# %% ../../nbs/68_server.ipynb #c0093
+# %% ../../nbs/68_server.ipynb #c0092
 def ws_authorized(websocket: WebSocket, token: str, tickets: TicketBook) -> bool:
     "Whether a WebSocket handshake carries the bearer token or a valid ticket (which it uses up)."
     if token_matches(bearer(websocket.headers.get('authorization')), token): return True
     return tickets.redeem(websocket.query_params.get('ticket'))
 
-# %% ../../nbs/68_server.ipynb #c0097
+# %% ../../nbs/68_server.ipynb #c0096
 async def send_queued(websocket: WebSocket, client: Client, send_timeout: float) -> str:
     "Send the client's queued texts, each within `send_timeout`; why it stopped."
     while True:
@@ -373,7 +367,7 @@ async def send_queued(websocket: WebSocket, client: Client, send_timeout: float)
         except TimeoutError: return 'send_timeout'
         except Exception: return 'disconnected'
 
-# %% ../../nbs/68_server.ipynb #c0099
+# %% ../../nbs/68_server.ipynb #c0098
 async def receive_messages(websocket: WebSocket, hub: EventHub, client: Client, max_bytes: int, limit: RateLimit) -> str:
     "Answer the client's messages until it leaves or exceeds its rate; why it stopped."
     while True:
@@ -382,12 +376,12 @@ async def receive_messages(websocket: WebSocket, hub: EventHub, client: Client, 
         if not limit.allow(): return 'rate_limited'
         hub.offer(client, json.dumps(client_reply(message.get('text'), max_bytes)))
 
-# %% ../../nbs/68_server.ipynb #c0101
+# %% ../../nbs/68_server.ipynb #c0100
 async def wait_dropped(client: Client) -> str:
     "Wait until the hub drops `client` for a full queue."
     await client.dropped.wait(); return 'queue_full'
 
-# %% ../../nbs/68_server.ipynb #c0104
+# %% ../../nbs/68_server.ipynb #c0103
 CLOSE_CODES = {'queue_full': 1013, 'send_timeout': 1013, 'rate_limited': 1008}  # reason -> close code (1013: try again later)
 
 async def serve_client(websocket: WebSocket, hub: EventHub, send_timeout: float, max_bytes: int, limit: RateLimit) -> str:
@@ -410,7 +404,7 @@ async def serve_client(websocket: WebSocket, hub: EventHub, send_timeout: float,
         except Exception: pass
     return reason
 
-# %% ../../nbs/68_server.ipynb #c0107
+# %% ../../nbs/68_server.ipynb #c0106
 def add_websocket_route(app: FastAPI, hub: EventHub, token: str, tickets: TicketBook, send_timeout: float,
                         max_bytes: int, rate: float, burst: int):
     "WS /ws/prices: the hub's events for a client holding the token or a ticket."
@@ -421,7 +415,7 @@ def add_websocket_route(app: FastAPI, hub: EventHub, token: str, tickets: Ticket
         if not authorized: hub.endings['unauthorized'] += 1; return await websocket.close(1008, 'missing or invalid token or ticket')
         await serve_client(websocket, hub, send_timeout, max_bytes, RateLimit(rate, burst))
 
-# %% ../../nbs/68_server.ipynb #c0111
+# %% ../../nbs/68_server.ipynb #c0110
 def create_app(backend: Backend, token: str, # the backend served; the bearer token (see `load_or_create_token`)
                max_body: int=16_384, history_cap: int=1500, # request body bytes; ticks per /history request
                ws_queue: int=256, ws_send_timeout: float=1.0, # messages a WS client may fall behind; seconds per send
@@ -448,7 +442,7 @@ def create_app(backend: Backend, token: str, # the backend served; the bearer to
     add_websocket_route(app, hub, token, tickets, ws_send_timeout, ws_max_bytes, ws_rate, ws_burst)
     return app
 
-# %% ../../nbs/68_server.ipynb #c0114
+# %% ../../nbs/68_server.ipynb #c0113
 class StripQuery(logging.Filter):
     "Removes query strings from uvicorn's log arguments (a WS ticket travels in one)."
     def filter(self, record):
@@ -456,14 +450,14 @@ class StripQuery(logging.Filter):
             record.args = tuple(a.split('?', 1)[0] if isinstance(a, str) and '?' in a else a for a in record.args)
         return True
 
-# %% ../../nbs/68_server.ipynb #c0116
+# %% ../../nbs/68_server.ipynb #c0115
 def strip_queries_from_logs():
     "Install `StripQuery` on uvicorn's loggers (once)."
     for name in ('uvicorn.access', 'uvicorn.error'):
         logger = logging.getLogger(name)
         if not any(isinstance(f, StripQuery) for f in logger.filters): logger.addFilter(StripQuery())
 
-# %% ../../nbs/68_server.ipynb #c0118
+# %% ../../nbs/68_server.ipynb #c0117
 class LiveServer:
     "uvicorn serving an app in this process, as an asyncio task; `async with` starts and stops it."
     def __init__(self, app: FastAPI, host: str='127.0.0.1', port: int=8001, # port 0: a free one
@@ -481,41 +475,31 @@ class LiveServer:
     @property
     def url(self) -> str: return f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
 
-# %% ../../nbs/68_server.ipynb #c0120
+# %% ../../nbs/68_server.ipynb #c0119
 @patch
 def _bind(self: LiveServer) -> socket.socket:
-    "The listening socket on host:port, or a `TradebotError` saying why not."
-    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY (no 40 ms delayed-ACK stall on keep-alive)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)  # accepted connections inherit it
-    try: sock.bind((self.host, self.requested_port))
-    except OSError as e: sock.close(); raise TradebotError(f'cannot bind {self.host}:{self.requested_port}: {e.strerror}') from None
+    "The listening socket on host:port (`tradebot.net`), or a `TradebotError` saying why not."
+    sock = listening_socket(self.host, self.requested_port, self.send_buffer)   # accepted connections inherit SO_SNDBUF
     self.port = sock.getsockname()[1]
     return sock
 
-# %% ../../nbs/68_server.ipynb #c0122
+# %% ../../nbs/68_server.ipynb #c0121
 @patch
 async def start(self: LiveServer, timeout: float=10.0) -> 'LiveServer':
     "Bind, start uvicorn as a task and wait until it serves."
     strip_queries_from_logs()
     sock = self._bind()
-    self.server = uvicorn.Server(uvicorn.Config(self.app, host=self.host, port=self.port, **self.config))
+    config = uvicorn.Config(self.app, host=self.host, port=self.port, **self.config)
     if self.config['access_log']: logging.getLogger('uvicorn.access').propagate = True  # another server's access_log=False turned it off
-    self.task = asyncio.create_task(self.server.serve(sockets=[sock]), name=f'uvicorn:{self.port}')
-    deadline = time.monotonic() + timeout
-    while not self.server.started and not self.task.done() and time.monotonic() < deadline: await asyncio.sleep(0.01)
-    if not self.server.started: await self.stop(); sock.close(); raise TradebotError(f'the server on {self.host}:{self.port} did not start')
+    self.server, self.task = await serve_task(config, sock, f'the server on {self.host}:{self.port}', timeout)
     return self
 
-# %% ../../nbs/68_server.ipynb #c0124
+# %% ../../nbs/68_server.ipynb #c0123
 @patch
 async def stop(self: LiveServer):
     "Ask uvicorn to finish and wait for it (forcing it after the shutdown timeout)."
     if self.task is None: return
-    self.server.should_exit = True
-    try:
-        async with asyncio.timeout(self.config['timeout_graceful_shutdown'] + 2): await asyncio.shield(self.task)
-    except TimeoutError: self.server.force_exit = True; await asyncio.gather(self.task, return_exceptions=True)
+    await stop_serving(self.server, self.task, self.config['timeout_graceful_shutdown'] + 2)
     self.task = None
 
 @patch
@@ -524,7 +508,7 @@ async def __aenter__(self: LiveServer): return await self.start()
 @patch
 async def __aexit__(self: LiveServer, *exc): await self.stop()
 
-# %% ../../nbs/68_server.ipynb #c0127
+# %% ../../nbs/68_server.ipynb #c0126
 async def serve(app: FastAPI, host: str='127.0.0.1', port: int=8001, allow_remote: bool=False, **options):
     "Serve `app` on host:port until cancelled or interrupted."
     async with LiveServer(app, host, port, allow_remote, **options) as server:

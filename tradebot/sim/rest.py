@@ -4,7 +4,7 @@
 
 # %% ../../nbs/54_sim_rest.ipynb #c0002
 from __future__ import annotations
-import argparse, asyncio, json, os, socket, stat, time
+import argparse, asyncio, json, stat, time
 from collections import deque
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from ..config import TradebotError
+from ..net import is_loopback, listening_socket, serve_task, stop_serving
 from ..bybit.models import rest_body
 from ..bybit.private import check_signed_request
 from .exchange import MarketReplay, default_bars
-from .server import SimExchange, is_loopback, add_sim_arguments
+from .server import SimExchange, add_sim_arguments
 from .orders import OrderEngine, DEFAULT_BALANCE
 
 # %% auto #0
@@ -309,17 +310,10 @@ def app(self: SimRest) -> Starlette:
 @patch
 async def start(self: SimRest, timeout: float=10.0) -> SimRest:
     "Listen and serve; returns self once uvicorn is up."
-    sock = socket.socket(socket.AF_INET6 if ':' in self.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP: asyncio then sets TCP_NODELAY (no 40 ms delayed-ACK stall on keep-alive)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try: sock.bind((self.host, self.port))
-    except OSError as e: sock.close(); raise TradebotError(f"sim: cannot bind REST on {self.host}:{self.port}: {e.strerror}") from None
+    sock = listening_socket(self.host, self.port)
     self.port, self._closing = sock.getsockname()[1], asyncio.Event()
     config = uvicorn.Config(self.app(), log_config=None, access_log=False, log_level='warning', lifespan='off', timeout_graceful_shutdown=1)
-    self.server = uvicorn.Server(config)
-    self.task = asyncio.create_task(self.server.serve(sockets=[sock]), name=f"sim-rest:{self.port}")
-    deadline = time.monotonic() + timeout
-    while not self.server.started and not self.task.done() and time.monotonic() < deadline: await asyncio.sleep(0.01)
-    if not self.server.started: await self.stop(); raise TradebotError(f"sim: REST on {self.host}:{self.port} did not start")
+    self.server, self.task = await serve_task(config, sock, f"sim REST on {self.host}:{self.port}", timeout)
     return self
 
 # %% ../../nbs/54_sim_rest.ipynb #c0072
@@ -327,10 +321,8 @@ async def start(self: SimRest, timeout: float=10.0) -> SimRest:
 async def stop(self: SimRest):
     "End held answers, stop uvicorn and wait for it."
     if self.task is None: return
-    self._closing.set(); self.server.should_exit = True
-    try:
-        async with asyncio.timeout(3): await asyncio.shield(self.task)
-    except TimeoutError: self.server.force_exit = True; await asyncio.gather(self.task, return_exceptions=True)
+    self._closing.set()
+    await stop_serving(self.server, self.task, 3.0)
     self.task = None
 
 @patch

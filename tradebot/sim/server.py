@@ -4,20 +4,21 @@
 
 # %% ../../nbs/52_sim_server.ipynb #c0002
 from __future__ import annotations
-import argparse, asyncio, http, ipaddress, json, logging, math, socket, time, uuid
+import argparse, asyncio, http, json, socket, time, uuid
 from dataclasses import dataclass, field, asdict
 from urllib.parse import urlsplit, parse_qsl
 from fastcore.basics import patch
 from websockets.asyncio.server import serve, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from ..config import TradebotError
+from ..net import is_loopback
 from ..bybit.models import (CATEGORIES, ProtocolError, TickerFrame, encode, parse_request, parse_topic, pong,
                                    subscribe_ack, kline_topic)
 from .exchange import MarketReplay, ReplayClock, TickerStream, default_bars, price_text
 
 # %% auto #0
-__all__ = ['BAD_VALUES', 'Faults', 'malformed_frame', 'with_bad_value', 'Subscriber', 'is_loopback', 'SimExchange',
-           'json_response', 'run_sim', 'add_sim_arguments', 'sim_parser', 'sim_main', 'run_sim_from_args']
+__all__ = ['BAD_VALUES', 'Faults', 'malformed_frame', 'with_bad_value', 'Subscriber', 'SimExchange', 'json_response', 'run_sim',
+           'add_sim_arguments', 'sim_parser', 'sim_main', 'run_sim_from_args']
 
 # %% ../../nbs/52_sim_server.ipynb #c0006
 BAD_VALUES = {'nan': 'NaN', 'inf': 'inf', 'zero': '0', 'negative': '-5', 'x100': None, 'missing': None}  # kind -> lastPrice text
@@ -144,14 +145,7 @@ def reply(self: Subscriber, text, replay: MarketReplay, faults: Faults) -> tuple
     ack = subscribe_ack(self.category, self.conn_id, request.req_id, not refused, f"Invalid topic: {','.join(refused)}" if refused else None, request.op)
     return encode(ack), [t for t in dict.fromkeys(accepted) if t.startswith('tickers.')]
 
-# %% ../../nbs/52_sim_server.ipynb #c0035
-def is_loopback(host: str) -> bool:
-    "Whether `host` (a name or an address) is this machine's loopback."
-    if host == 'localhost': return True
-    try: return ipaddress.ip_address(host).is_loopback
-    except ValueError: return False
-
-# %% ../../nbs/52_sim_server.ipynb #c0037
+# %% ../../nbs/52_sim_server.ipynb #c0036
 class SimExchange:
     "A local Bybit v5 public exchange replaying bars; an async context manager."
     def __init__(self, replay: MarketReplay|None=None, # the bars to replay (default: embedded BTCUSDT, ETHUSDT)
@@ -169,7 +163,7 @@ class SimExchange:
         self._server = self._pump = None
         self._lock, self._last_reset, self._stalled = asyncio.Lock(), None, False
 
-# %% ../../nbs/52_sim_server.ipynb #c0040
+# %% ../../nbs/52_sim_server.ipynb #c0039
 @patch(as_prop=True)
 def rest_url(self: SimExchange) -> str:
     "Base URL of the REST endpoints, e.g. http://127.0.0.1:PORT."
@@ -180,14 +174,14 @@ def ws_url(self: SimExchange, category: str='linear') -> str:
     "URL of the public stream of `category`, e.g. ws://127.0.0.1:PORT/v5/public/linear."
     return self.rest_url.replace('http', 'ws', 1) + f"/v5/public/{category}"
 
-# %% ../../nbs/52_sim_server.ipynb #c0043
+# %% ../../nbs/52_sim_server.ipynb #c0042
 def json_response(connection: ServerConnection, status: int, body) -> object:
     "An HTTP response with a JSON body, for `process_request`."
     response = connection.respond(status, json.dumps(body, separators=(',', ':')))
     response.headers['Content-Type'] = 'application/json'
     return response
 
-# %% ../../nbs/52_sim_server.ipynb #c0045
+# %% ../../nbs/52_sim_server.ipynb #c0044
 @patch
 def _process_request(self: SimExchange, connection: ServerConnection, request):
     "REST and control answers, refused handshakes, or None to go on with the WebSocket handshake."
@@ -199,7 +193,7 @@ def _process_request(self: SimExchange, connection: ServerConnection, request):
     if self.faults.refuse: return connection.respond(self.faults.refuse, f"{http.HTTPStatus(self.faults.refuse).phrase}\n")
     return None
 
-# %% ../../nbs/52_sim_server.ipynb #c0048
+# %% ../../nbs/52_sim_server.ipynb #c0047
 @patch
 def _control(self: SimExchange, connection: ServerConnection, path: str, params: dict):
     "Answer a control request from a loopback client."
@@ -215,13 +209,13 @@ def _control(self: SimExchange, connection: ServerConnection, path: str, params:
     except (TradebotError, TypeError, ValueError) as e: return json_response(connection, 400, {'error': str(e)})
     return json_response(connection, 200, self.state())
 
-# %% ../../nbs/52_sim_server.ipynb #c0051
+# %% ../../nbs/52_sim_server.ipynb #c0050
 @patch
 def fault(self: SimExchange, name: str, value=True) -> Faults:
     "Set one fault switch (see `Faults`)."
     return self.faults.switch(name, value)
 
-# %% ../../nbs/52_sim_server.ipynb #c0053
+# %% ../../nbs/52_sim_server.ipynb #c0052
 @patch
 def drop(self: SimExchange, mode: str='1006'):
     "Drop every client connection abruptly: '1006' (no close frame) or 'reset' (TCP RST)."
@@ -231,7 +225,7 @@ def drop(self: SimExchange, mode: str='1006'):
         if mode == 'reset' and sock is not None: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
         connection.transport.abort()
 
-# %% ../../nbs/52_sim_server.ipynb #c0055
+# %% ../../nbs/52_sim_server.ipynb #c0054
 @patch
 def clear_faults(self: SimExchange): self.faults = Faults()
 
@@ -241,7 +235,7 @@ def state(self: SimExchange) -> dict:
     faults = {k: sorted(v) if isinstance(v, set) else v for k, v in asdict(self.faults).items()}
     return {'faults': faults, 'step': self.step, 'ts': self.replay.ts(max(self.step, 0)), 'connections': len(self.subscribers)}
 
-# %% ../../nbs/52_sim_server.ipynb #c0058
+# %% ../../nbs/52_sim_server.ipynb #c0057
 @patch
 async def broadcast(self: SimExchange, texts) -> int:
     "Send each of `texts` to every connected client, in order; returns the number of messages sent."
@@ -252,7 +246,7 @@ async def broadcast(self: SimExchange, texts) -> int:
         except ConnectionClosed: pass
     return sent
 
-# %% ../../nbs/52_sim_server.ipynb #c0061
+# %% ../../nbs/52_sim_server.ipynb #c0060
 @patch
 async def _handle(self: SimExchange, connection: ServerConnection):
     "Serve one stream connection until it closes."
@@ -268,7 +262,7 @@ async def _handle(self: SimExchange, connection: ServerConnection):
     except (ConnectionClosed, OSError): pass  # a dropped or reset connection ends here
     finally: self.subscribers.pop(connection, None)
 
-# %% ../../nbs/52_sim_server.ipynb #c0064
+# %% ../../nbs/52_sim_server.ipynb #c0063
 @patch
 def _apply_stall(self: SimExchange):
     "Pause (or resume) reading on every connection when the stall switch changed."
@@ -278,7 +272,7 @@ def _apply_stall(self: SimExchange):
         if self._stalled: connection.transport.pause_reading()
         else: connection.transport.resume_reading()
 
-# %% ../../nbs/52_sim_server.ipynb #c0066
+# %% ../../nbs/52_sim_server.ipynb #c0065
 @patch
 async def _periodic_reset(self: SimExchange):
     "Close every connection (code 1000) when `reset_every` seconds have passed since the last reset."
@@ -287,7 +281,7 @@ async def _periodic_reset(self: SimExchange):
     self._last_reset = now
     for connection in list(self.subscribers): await connection.close(1000, 'periodic reset')
 
-# %% ../../nbs/52_sim_server.ipynb #c0069
+# %% ../../nbs/52_sim_server.ipynb #c0068
 @patch
 async def emit_due(self: SimExchange) -> int:
     "Send the steps due by the clock; returns the last step sent."
@@ -304,7 +298,7 @@ async def emit_due(self: SimExchange) -> int:
         await self._periodic_reset()
         return self.step
 
-# %% ../../nbs/52_sim_server.ipynb #c0071
+# %% ../../nbs/52_sim_server.ipynb #c0070
 @patch
 async def _run_pump(self: SimExchange):
     "Call `emit_due` every `poll_s` seconds, until cancelled."
@@ -312,7 +306,7 @@ async def _run_pump(self: SimExchange):
         await self.emit_due()
         await asyncio.sleep(self.poll_s)
 
-# %% ../../nbs/52_sim_server.ipynb #c0074
+# %% ../../nbs/52_sim_server.ipynb #c0073
 @patch
 async def start(self: SimExchange) -> SimExchange:
     "Listen and start replaying; returns self."
@@ -322,7 +316,7 @@ async def start(self: SimExchange) -> SimExchange:
     self._pump = asyncio.create_task(self._run_pump())
     return self
 
-# %% ../../nbs/52_sim_server.ipynb #c0076
+# %% ../../nbs/52_sim_server.ipynb #c0075
 @patch
 async def stop(self: SimExchange):
     "Stop the pump, close every connection and the listener."
@@ -334,7 +328,7 @@ async def __aenter__(self: SimExchange): return await self.start()
 @patch
 async def __aexit__(self: SimExchange, *exc): await self.stop()
 
-# %% ../../nbs/52_sim_server.ipynb #c0107
+# %% ../../nbs/52_sim_server.ipynb #c0106
 async def run_sim(speed: float=1.0, # bars per second
                   symbols=('BTCUSDT', 'ETHUSDT'), # Bybit symbols of the embedded bars
                   port: int=8765, host: str='127.0.0.1', allow_remote: bool=False, # where to listen
@@ -352,7 +346,7 @@ async def run_sim(speed: float=1.0, # bars per second
         else: await asyncio.sleep(duration)
         return sim.step
 
-# %% ../../nbs/52_sim_server.ipynb #c0109
+# %% ../../nbs/52_sim_server.ipynb #c0108
 def add_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The arguments of `tradebot sim`, added to `parser` (the CLI's subcommand uses the same)."
     parser.add_argument('--speed', type=float, default=1.0, help='bars per second (default 1)')
@@ -370,7 +364,7 @@ def sim_parser() -> argparse.ArgumentParser:
     "A parser of `tradebot sim`'s arguments alone."
     return add_sim_arguments(argparse.ArgumentParser(prog='tradebot sim', description='A local Bybit v5 public exchange replaying stored bars.'))
 
-# %% ../../nbs/52_sim_server.ipynb #c0111
+# %% ../../nbs/52_sim_server.ipynb #c0110
 def sim_main(argv=None) -> int:
     "`tradebot sim ...`: run the simulator until Ctrl-C (or --duration); returns the exit status."
     return run_sim_from_args(sim_parser().parse_args(argv))
