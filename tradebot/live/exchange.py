@@ -227,9 +227,9 @@ def book_order(self: ExchangeBroker, order: Order|None, intent):
 # %% ../../nbs/73_exchange.ipynb #c0034
 @patch
 def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
-    "Prices fill nothing here; one beyond the stop-loss or take-profit sends a reduce-only close."
+    "Prices fill nothing here; one beyond the stop-loss or take-profit sends a reduce-only close (unless halted)."
     self.last_price, a = float(price), self.account
-    if a.units == 0 or self.busy: return []
+    if a.units == 0 or self.busy or self.manager.may_send() is not None: return []   # halted: no order, not even an exit
     reason, _ = intrabar_exit(1.0 if a.units > 0 else -1.0, a.stop, a.take, float(price), float(price), float(price))
     if reason > 0:
         self.exit_reason = EXIT_REASONS[int(reason)]
