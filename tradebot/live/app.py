@@ -352,8 +352,10 @@ async def connect_orders(system: LiveSystem, venue: Venue, tries: int=3, sleep=a
         try: report = await broker.manager.reconcile(); break
         except TradebotError as e: failure = e; await sleep(2 ** attempt)
     else: raise TradebotError(f"reconciliation failed {tries} times, not trading: {failure}")
-    if not report['match']:
-        runner.halt(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}; check the account, then resume")
+    if not report['match']:        # never trade as if flat when the exchange is not: adopt its position, then reduce only
+        broker.adopt_position(float(report['venue_position']), float(report['venue_price'] or 0.0))
+        runner.reduce_only(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}; "
+                           "the exchange's position is adopted and only reducing orders go out until you resume")
     return report
 
 def live_rules(args) -> GuardRules:
@@ -377,7 +379,7 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
             members = ', '.join(f'{m.name} ({m.algo})' for m in system.runner.council.members)
             trading = 'paper trading' if venue.trade_url is None else f'trading on the {args.trade} account ({venue.credentials.fingerprint})'
             write(f"tradebot live: {trading} {system.runner.symbol} (interval {system.runner.bars.interval}) on {venue.label}\n  council: {members}\n"
-                  + ('' if report is None else f"  reconciled: {len(report['orders'])} open orders settled, position {report['venue_position']} ({'matches' if report['match'] else 'MISMATCH: halted'})\n")
+                  + ('' if report is None else f"  reconciled: {len(report['orders'])} open orders settled, position {report['venue_position']} ({'matches' if report['match'] else 'MISMATCH: adopted, REDUCING until you resume'})\n")
                   + f"  API: http://{args.host}:{server.port}  (state-changing routes need the bearer token in {token_path})", flush=True)
             await (asyncio.sleep(args.duration) if args.duration is not None else asyncio.Event().wait())
             return system.health()

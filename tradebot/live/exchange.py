@@ -12,7 +12,7 @@ from ..config import TradebotError
 from ..bybit.private import (order_link_id, order_create_body, floor_qty, check_order_qty, OrderSizeError,
                                     TERMINAL_STATUSES)
 from ..env import SLOTS
-from ..risk import intrabar_exit, EXIT_REASONS
+from ..risk import intrabar_exit, EXIT_REASONS, stop_level, take_profit_level
 from .paper import JournalError, PaperBroker, OrderIntent, intent_id
 from .orders import OrderJournal, Order, exchange_state, TERMINAL_STATES
 from .rest import BybitRest, IpBanned
@@ -165,9 +165,11 @@ async def reconcile(self: OrderManager) -> dict:
         if order.symbol == self.symbol: settled[order.link_id] = await self.settle(order, now_ms)
     reply, positions = await self.rest.positions(self.category, self.symbol)
     if not reply.ok: raise TradebotError(f"reconciliation: position list failed ({reply.outcome} {reply.ret_code or ''} {reply.error})")
-    venue = sum((p.size if p.side == 'Buy' else -p.size for p in positions if p.symbol == self.symbol), Decimal(0))
+    mine = [p for p in positions if p.symbol == self.symbol and p.size]
+    venue = sum((p.size if p.side == 'Buy' else -p.size for p in mine), Decimal(0))
     journal = self.journal.position(self.symbol)
-    return {'orders': settled, 'venue_position': venue, 'journal_position': journal, 'match': venue == journal}
+    return {'orders': settled, 'venue_position': venue, 'venue_price': mine[0].avg_price if mine else None,
+            'journal_position': journal, 'match': venue == journal}
 
 # %% ../../nbs/73_exchange.ipynb #c0032
 class ExchangeBroker(PaperBroker):
@@ -239,3 +241,17 @@ def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
         self.inflight = asyncio.get_running_loop().create_task(self.execute(intent))
         return [{'event': 'exit_sent', 'reason': self.exit_reason, 'price': float(price)}]
     return []
+
+# %% ../../nbs/73_exchange.ipynb #c0038
+@patch
+def adopt_position(self: ExchangeBroker, units: float, price: float) -> None:
+    "Take the exchange's position (`units` at average `price`) as the account's; journalled."
+    s = self.state.copy()
+    s[SLOTS['cash']] -= (units - s[SLOTS['units']]) * price        # as if traded at its price, no fee: equity unchanged at `price`
+    s[SLOTS['units']], s[SLOTS['entry_t']] = units, s[SLOTS['t']]
+    side = 1.0 if units > 0 else -1.0 if units < 0 else 0.0
+    s[SLOTS['entry_price']] = price if units else float('nan')
+    s[SLOTS['stop']] = stop_level(s[SLOTS['stop_mode']], s[SLOTS['stop_loss_pct']], s[SLOTS['stop_loss_atr']], price, float('nan'), side) if units else float('nan')
+    s[SLOTS['take']] = take_profit_level(s[SLOTS['take_profit_pct']], price, side) if units else float('nan')
+    self._journal(s)
+    self.state[:], self.entry_time = s, int(self.wall() * 1000) if units else None

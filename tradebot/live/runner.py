@@ -50,6 +50,7 @@ def veto(rules: GuardRules, *, halted: bool, running: bool,
          reduces: bool,             # the order only makes the position smaller
          notional: float=0.0,       # the order's value in the quote currency
          orders_last_minute: int=0, # orders sent in the last 60 s
+         reducing: bool=False,      # REDUCING: only orders that make the position smaller
         ) -> str|None:
     "Why an order may not be sent now, or None."
     if halted: return 'halted'
@@ -58,6 +59,7 @@ def veto(rules: GuardRules, *, halted: bool, running: bool,
     if since_last_order < rules.cooldown: return f'cooldown ({rules.cooldown - since_last_order:.0f} s left)'
     if orders_last_minute >= rules.orders_per_minute: return f'order_rate ({orders_last_minute} in the last minute)'
     if reduces: return None
+    if reducing: return 'reducing_only'
     if rules.max_notional and notional > rules.max_notional: return f'max_notional ({notional:.2f} > {rules.max_notional:.2f})'
     if day_loss >= rules.daily_loss: return f'daily_loss ({day_loss:.2%})'
     if exposure_after > rules.max_position + 1e-9: return f'max_position ({exposure_after:.2f} > {rules.max_position:.2f})'
@@ -92,7 +94,7 @@ class StrategyRunner:
         self.symbol, self.monotonic, self.publish = bars.symbol, cache.monotonic, publish or (lambda event: None)
         self.executor = executor or ThreadPoolExecutor(max_workers=32, thread_name_prefix='council')  # threads start on demand
         self.decisions = deque(maxlen=keep)
-        self.running, self.halted, self.halt_reason = False, False, ''
+        self.running, self.halted, self.reducing, self.halt_reason = False, False, False, ''   # halt_reason: why not ACTIVE
         self.last_order_at, self.day, self.day_equity, self.forming, self.last_marked = -math.inf, None, None, None, None
         self.loop = {'last_run': None, 'ticks': 0, 'skipped': 0, 'errors': 0, 'lateness': deque(maxlen=3600)}
         self._deciding, self._last_interval, self._seq, self._tasks = False, -math.inf, 0, set()
@@ -225,7 +227,7 @@ def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr
         why = veto(self.rules, halted=self.halted, running=self.running, price_age=self.cache.age(self.symbol),
                    since_last_order=self.monotonic() - self.last_order_at, exposure_after=abs(target) * price / max(equity, 1e-9),
                    day_loss=self.day_loss(), reduces=units * target >= 0 and abs(target) < abs(units),
-                   notional=abs(target - units) * price, orders_last_minute=self.orders_last_minute())
+                   notional=abs(target - units) * price, orders_last_minute=self.orders_last_minute(), reducing=self.reducing)
         if why is None and (intent := self.broker.submit(action, price, atr, decision_id=self._seq + 1)) is not None:
             self.last_order_at = self.monotonic(); self.count_order()
     return self.record(mode, bar_start, decision, price, why, intent, started)
@@ -255,10 +257,23 @@ def record(self: StrategyRunner, mode: str, bar_start, decision=None, price=None
 # %% ../../nbs/67_runner.ipynb #c0030
 RISK_KEY = 'risk_state'
 
+@patch(as_prop=True)
+def risk_state(self: StrategyRunner) -> str:
+    "ACTIVE, REDUCING (only orders that shrink the position) or HALTED (no order at all)."
+    return 'HALTED' if self.halted else 'REDUCING' if self.reducing else 'ACTIVE'
+
 @patch
 def _save_risk(self: StrategyRunner):
     if self.journal is not None:
-        self.journal.put_state(RISK_KEY, {'state': 'HALTED' if self.halted else 'ACTIVE', 'reason': self.halt_reason, 'time': utc_iso(self.wall())})
+        self.journal.put_state(RISK_KEY, {'state': self.risk_state, 'reason': self.halt_reason, 'time': utc_iso(self.wall())})
+
+@patch
+def reduce_only(self: StrategyRunner, reason: str) -> dict:
+    "REDUCING: from now on only orders that make the position smaller, until `resume` (e.g. after a reconciliation mismatch)."
+    self.reducing, self.halt_reason = True, reason; self._save_risk()
+    log.warning('trading REDUCING only: %s', reason)
+    self.publish({'type': 'status', 'status': self.status()})
+    return self.status()
 
 @patch
 def halt(self: StrategyRunner, reason: str='operator') -> dict:
@@ -270,8 +285,8 @@ def halt(self: StrategyRunner, reason: str='operator') -> dict:
 
 @patch
 def resume(self: StrategyRunner) -> dict:
-    "Lift a halt (an operator's decision)."
-    self.halted, self.halt_reason = False, ''; self._save_risk()
+    "Lift a halt or a reducing-only state (an operator's decision)."
+    self.halted, self.reducing, self.halt_reason = False, False, ''; self._save_risk()
     self.publish({'type': 'status', 'status': self.status()})
     return self.status()
 
@@ -297,7 +312,7 @@ def stop(self: StrategyRunner) -> dict:
 def status(self: StrategyRunner) -> dict:
     "The strategy's state as a JSON-ready dict."
     return {'symbol': self.symbol, 'interval': self.bars.interval, 'running': self.running,
-            'risk_state': 'HALTED' if self.halted else 'ACTIVE', 'halt_reason': self.halt_reason,
+            'risk_state': self.risk_state, 'halt_reason': self.halt_reason,
             'members': [m.name for m in self.council.members], 'decide_every': self.decide_every,
             'bars': len(self.bars), 'bars_needed': self.bars_needed, 'decisions': self._seq}
 
@@ -306,7 +321,7 @@ def restore(self: StrategyRunner):
     "Take the risk state, the loss and order-rate counters and the decision history back from the journal (after a restart)."
     if self.journal is None: return self
     risk = self.journal.get_state(RISK_KEY) or {}
-    self.halted, self.halt_reason = risk.get('state') == 'HALTED', risk.get('reason', '')
+    self.halted, self.reducing, self.halt_reason = risk.get('state') == 'HALTED', risk.get('state') == 'REDUCING', risk.get('reason', '')
     self.order_times.extend(self.journal.get_state('order_times', []))
     day = self.journal.get_state('trading_day') or {}
     self.day, self.day_equity = day.get('day'), day.get('equity')
@@ -357,7 +372,7 @@ def health(self: StrategyRunner) -> dict:
     state = 'down' if age is None else 'degraded' if age > 2 * self.tick_s or self.halted else 'ok'
     return {'state': state, 'last_run_age': json_number(age), 'ticks': self.loop['ticks'], 'skipped': self.loop['skipped'],
             'errors': self.loop['errors'], 'jitter_p99': json_number(late[int(0.99 * (len(late) - 1))]) if late else None,
-            'deciding': self._deciding, 'price_resubscribes': self.resubscribed, 'risk_state': 'HALTED' if self.halted else 'ACTIVE'}
+            'deciding': self._deciding, 'price_resubscribes': self.resubscribed, 'risk_state': self.risk_state}
 
 @patch
 async def close(self: StrategyRunner):
