@@ -4,10 +4,9 @@
 
 # %% ../../nbs/75_app.ipynb #c0002
 from __future__ import annotations
-import argparse, asyncio, contextlib, logging, math, os, secrets, sys, time
+import argparse, asyncio, contextlib, logging, os, secrets, sys
 from dataclasses import dataclass
 from collections import deque
-from dataclasses import asdict
 from pathlib import Path
 from fastcore.basics import patch
 from ..config import TradebotError, load_config, home_path, read_yaml
@@ -15,7 +14,7 @@ from ..env import env_rules
 from ..runs import list_runs
 from ..bybit.models import public_ws_url, REST_HOSTS
 from .prices import PriceCache, Subscription, SlowSubscriber
-from .feed import FeedClient, finite_or_none
+from .feed import FeedClient
 from .bars import LiveBars, rest_getter, fetch_closed_klines
 from .ticker import simulator_answers
 from .council import Council, load_member

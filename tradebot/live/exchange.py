@@ -9,11 +9,10 @@ from dataclasses import replace
 from decimal import Decimal
 from fastcore.basics import patch
 from ..config import TradebotError
-from ..bybit.private import (order_link_id, order_create_body, floor_qty, check_order_qty, OrderSizeError,
-                                    TERMINAL_STATUSES)
+from ..bybit.private import order_link_id, order_create_body, floor_qty, check_order_qty, OrderSizeError
 from ..env import SLOTS
 from ..risk import intrabar_exit, EXIT_REASONS, stop_level, take_profit_level
-from .paper import JournalError, PaperBroker, OrderIntent, intent_id
+from .paper import PaperBroker, OrderIntent, intent_id
 from .orders import OrderJournal, Order, exchange_state, TERMINAL_STATES
 from .rest import BybitRest, IpBanned
 

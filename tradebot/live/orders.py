@@ -4,11 +4,9 @@
 
 # %% ../../nbs/71_orders.ipynb #c0002
 from __future__ import annotations
-import json, sqlite3, threading, time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+import json, time
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from pathlib import Path
 from fastcore.basics import patch
 from ..config import TradebotError
 from .paper import PaperJournal, JournalError

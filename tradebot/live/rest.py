@@ -4,7 +4,7 @@
 
 # %% ../../nbs/72_rest.ipynb #c0002
 from __future__ import annotations
-import asyncio, json, logging, math, random, statistics, time
+import asyncio, logging, math, random, statistics, time
 from dataclasses import dataclass, field
 from fastcore.basics import patch
 import httpx

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from fastcore.basics import patch
-import numpy as np, pandas as pd
+import pandas as pd
 from ..config import TradebotError
-from ..bybit.models import INTERVAL_SECONDS, KlineFrame
+from ..bybit.models import KlineFrame
 from ..features import compute_features
 from ..env import target_units
 from .paper import json_ready
