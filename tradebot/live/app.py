@@ -292,6 +292,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument('--decide-every', type=float, default=None, help='also decide every N seconds on the forming bar (30, 60, 300, 900)')
     parser.add_argument('--cooldown', type=float, default=None, help='seconds between orders (default 60; 0 with the simulator, whose bars last a second)')
     parser.add_argument('--max-age', type=float, default=3.0, help='seconds after which a price is too old to trade on')
+    parser.add_argument('--max-notional', type=float, default=0.0, help='largest value of one order in USDT (default 0: no cap beyond the position cap)')
     parser.add_argument('--stopped', action='store_true', help='start with the strategy stopped (decisions recorded, no orders)')
     parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds (default: until Ctrl-C)')
     parser.add_argument('--runs-dir', default=None, help='folder of runs (default: run.runs_dir)')
@@ -351,15 +352,18 @@ async def connect_orders(system: LiveSystem, venue: Venue, tries: int=3, sleep=a
         try: report = await broker.manager.reconcile(); break
         except TradebotError as e: failure = e; await sleep(2 ** attempt)
     else: raise TradebotError(f"reconciliation failed {tries} times, not trading: {failure}")
-    if not report['match']:        # never trade as if flat when the exchange is not: adopt its position, then reduce only
-        broker.adopt_position(float(report['venue_position']), float(report['venue_price'] or 0.0))
-        runner.reduce_only(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}; "
-                           "the exchange's position is adopted and only reducing orders go out until you resume")
+    venue = float(report['venue_position'])
+    if not report['match'] or abs(venue - broker.account.units) > 1e-12:   # the journal's fills, or the account, disagree
+        broker.adopt_position(venue, float(report['venue_price'] or 0.0))   # never trade as if flat when the exchange is not
+        runner.reduce_only(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}, "
+                           f"the account {broker.account.units}; the exchange's position is adopted and only reducing orders go out until you resume")
+        report['match'] = False
     return report
 
 def live_rules(args) -> GuardRules:
     "The guards of `args`: the cooldown defaults to 60 s, or 0 with the simulator (its bars last about a second)."
-    return GuardRules(max_age=args.max_age, cooldown=args.cooldown if args.cooldown is not None else 0.0 if args.exchange == 'sim' else 60.0)
+    return GuardRules(max_age=args.max_age, cooldown=args.cooldown if args.cooldown is not None else 0.0 if args.exchange == 'sim' else 60.0,
+                      max_notional=args.max_notional)
 
 # %% ../../nbs/75_app.ipynb #c0030
 async def run_live(args, start_simulator=None, # start_simulator(symbols, speed, api_keys) -> async context manager yielding (stream URL, REST URL)
@@ -373,7 +377,7 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
         system = build_live_system(runs, venue.ws_url, venue.market_url, args.symbols, args.exchange, args.journal, runs_dir,
                                    live_rules(args), args.decide_every, trade=args.trade)
         report = await connect_orders(system, venue) if venue.trade_url else None
-        async with system, LiveServer(create_app(system, token), args.host, args.port, allow_remote=args.allow_remote) as server:
+        async with system, LiveServer(create_app(system, token, read_auth=args.allow_remote), args.host, args.port, allow_remote=args.allow_remote) as server:
             if not args.stopped: system.runner.start()
             members = ', '.join(f'{m.name} ({m.algo})' for m in system.runner.council.members)
             trading = 'paper trading' if venue.trade_url is None else f'trading on the {args.trade} account ({venue.credentials.fingerprint})'

@@ -13,7 +13,7 @@ from ..bybit.private import order_link_id, order_create_body, floor_qty, check_o
 from ..env import SLOTS
 from ..risk import intrabar_exit, EXIT_REASONS, stop_level, take_profit_level
 from .paper import PaperBroker, OrderIntent, intent_id
-from .orders import OrderJournal, Order, exchange_state, TERMINAL_STATES
+from .orders import OrderJournal, Order, OrderStateError, exchange_state, TERMINAL_STATES
 from .rest import BybitRest, IpBanned
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ class OrderManager:
         self.lookups, self.lookup_delay, self.max_rejects, self.rejects_in_a_row = lookups, lookup_delay, max_rejects, 0
         self.symbol, self.category = instrument.symbol, instrument.category
 
-    def new_link_id(self) -> str: return order_link_id(self.journal.environment, self.run, self.journal.next_sequence())
+    def new_link_id(self) -> str:   # the journal's nonce keeps a new journal from reusing an old one's ids
+        return order_link_id(self.journal.environment, f'{self.run}{self.journal.nonce}', self.journal.next_sequence())
 
 @patch
 def halt(self: OrderManager, reason: str):
@@ -66,7 +67,7 @@ async def send(self: OrderManager, order: Order, not_after: float|None=None, lim
     if limit_price is not None:
         tick = self.instrument.tick_size
         body |= {'orderType': 'Limit', 'price': format(Decimal(str(limit_price)) // tick * tick, 'f'), 'timeInForce': 'GTC'}
-    try: reply = await self.rest.create_order(body, not_after)
+    try: reply = await self.rest.create_order(body, not_after, self.may_send)
     except IpBanned as e:
         self.halt(str(e)); return self.journal.transition(link, 'REJECTED', str(e), reason='ip_ban')
     if reply.outcome == 'ok':
@@ -79,9 +80,11 @@ async def send(self: OrderManager, order: Order, not_after: float|None=None, lim
     if reply.outcome == 'ambiguous':
         self.journal.transition(link, 'UNKNOWN', reply.error or f'{reply.ret_code} {reply.ret_msg}')
         lookup, state = await self.rest.find_order(self.category, link)
-        if state is None and lookup.ok and order.attempts < 2:   # not there (yet): once more with the same id
+        if state is None and lookup.ok and order.attempts < 2 and self.may_send() is None:   # not there: once more, same id
             return await self.send(self.journal.order(link), not_after, limit_price)
         return await self.resolve(link)
+    if reply.error.startswith('not sent'):           # a halt during a 10002/10006 retry: nothing was created
+        return self.journal.transition(link, 'REJECTED', reply.error, reason=reply.error)
     order = self.journal.transition(link, 'REJECTED', f'{reply.outcome}: {reply.ret_code} {reply.ret_msg}', reason=f'{reply.ret_code} {reply.ret_msg}')
     if reply.outcome in ('auth', 'clock'): self.halt(f'order {link}: {reply.outcome} error {reply.ret_code} {reply.ret_msg}')
     elif reply.outcome == 'reject':
@@ -92,12 +95,20 @@ async def send(self: OrderManager, order: Order, not_after: float|None=None, lim
 # %% ../../nbs/73_exchange.ipynb #c0010
 @patch
 def adopt(self: OrderManager, link: str, state) -> Order:
-    "Move the journal's order to what the exchange reports (`OrderState`)."
+    "Move the journal's order to what the exchange reports (`OrderState`); refuses an order that is not the journal's."
     order, new = self.journal.order(link), exchange_state(state.order_status)
+    if (state.symbol, state.side, state.qty) != (order.symbol, order.side, order.qty):
+        raise OrderStateError(f"order {link}: the exchange holds {state.side} {state.qty} {state.symbol} under this id, the journal "
+                              f"{order.side} {order.qty} {order.symbol}: not ours; halting")
     if order.state == 'INTENT': order = self.journal.transition(link, 'SENT', 'found at the exchange')
     if order.state == new and order.cum_exec_qty == state.cum_exec_qty: return order
     return self.journal.transition(link, new, state.order_status, order_id=state.order_id, cum_exec_qty=state.cum_exec_qty,
                                    avg_price=state.avg_price, reason=state.reject_reason or order.reason)
+
+@patch
+def booked(self: OrderManager, order: Order) -> Decimal:
+    "The quantity of the order's executions in the journal."
+    return sum((qty for qty, _, _ in self.journal.executions(order.link_id)), Decimal(0))
 
 @patch
 async def book(self: OrderManager, order: Order) -> list:
@@ -118,7 +129,7 @@ async def resolve(self: OrderManager, link: str) -> Order:
         if state is not None:
             order = self.adopt(link, state)
             if order.cum_exec_qty > 0: await self.book(order)
-            if order.state in TERMINAL_STATES: return order
+            if order.state in TERMINAL_STATES and self.booked(order) == order.cum_exec_qty: return order
         elif reply.ok: missing += 1
     order = self.journal.order(link)
     if missing == self.lookups and order.state in ('SENT', 'UNKNOWN'):
@@ -149,7 +160,7 @@ async def settle(self: OrderManager, order: Order, now_ms: int) -> str:
         return 'adopted'
     if order.state == 'INTENT':
         self.journal.transition(order.link_id, 'ABANDONED', 'never sent (found after a restart)', reason='never sent'); return 'abandoned'
-    if order.state != 'UNKNOWN': self.journal.transition(order.link_id, 'UNKNOWN', 'not found at reconciliation')
+    if order.state != 'UNKNOWN': self.journal.transition(order.link_id, 'UNKNOWN', 'not found at reconciliation')   # SENT, ACKED, PARTIAL
     if now_ms - order.created_ms > RETENTION_MS:
         log.warning('order %s is older than the exchange keeps orders and was not found: abandoned', order.link_id)
         self.journal.transition(order.link_id, 'ABANDONED', 'not found; older than the exchange keeps orders', reason='expired'); return 'expired'
@@ -170,7 +181,7 @@ async def reconcile(self: OrderManager) -> dict:
     return {'orders': settled, 'venue_position': venue, 'venue_price': mine[0].avg_price if mine else None,
             'journal_position': journal, 'match': venue == journal}
 
-# %% ../../nbs/73_exchange.ipynb #c0032
+# %% ../../nbs/73_exchange.ipynb #c0034
 class ExchangeBroker(PaperBroker):
     "A broker whose intents become real orders (`OrderManager`), and whose account books the real fills."
     def __init__(self, params, risk, symbol: str, journal=None, wall=time.time,
@@ -190,7 +201,7 @@ def submit(self: ExchangeBroker, action, close_t: float, atr_t: float, decision_
     if intent is not None: self.inflight = asyncio.get_running_loop().create_task(self.execute(intent))
     return intent
 
-# %% ../../nbs/73_exchange.ipynb #c0033
+# %% ../../nbs/73_exchange.ipynb #c0035
 @patch
 async def execute(self: ExchangeBroker, intent) -> Order|None:
     "Send `intent` as a market order and book what it filled; an unexpected error goes to `on_error` (which halts)."
@@ -198,6 +209,9 @@ async def execute(self: ExchangeBroker, intent) -> Order|None:
     reduce_only = intent.target * units >= 0 and abs(intent.target) < abs(units)
     try:
         order = await self.manager.place('Buy' if intent.side == 'buy' else 'Sell', Decimal(repr(intent.qty)), intent.close_t, reduce_only, intent.decision_id)
+        if order is not None and (order.state not in TERMINAL_STATES or self.manager.booked(order) != order.cum_exec_qty):
+            raise TradebotError(f"order {order.link_id} is {order.state} with {self.manager.booked(order)} of {order.cum_exec_qty} booked after "
+                                f"{self.manager.lookups} lookups: halting; a restart reconciles it")
         self.book_order(order, intent)
         return order
     except Exception as e:
@@ -225,7 +239,7 @@ def book_order(self: ExchangeBroker, order: Order|None, intent):
     self.trades += trades
     return trades
 
-# %% ../../nbs/73_exchange.ipynb #c0034
+# %% ../../nbs/73_exchange.ipynb #c0036
 @patch
 def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
     "Prices fill nothing here; one beyond the stop-loss or take-profit sends a reduce-only close (unless halted)."
@@ -241,7 +255,7 @@ def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
         return [{'event': 'exit_sent', 'reason': self.exit_reason, 'price': float(price)}]
     return []
 
-# %% ../../nbs/73_exchange.ipynb #c0038
+# %% ../../nbs/73_exchange.ipynb #c0040
 @patch
 def adopt_position(self: ExchangeBroker, units: float, price: float) -> None:
     "Take the exchange's position (`units` at average `price`) as the account's; journalled."

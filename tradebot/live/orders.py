@@ -4,7 +4,7 @@
 
 # %% ../../nbs/71_orders.ipynb #c0002
 from __future__ import annotations
-import json, time
+import json, secrets, time
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from fastcore.basics import patch
@@ -24,8 +24,8 @@ TRANSITIONS = {
     'INTENT':  {'SENT', 'ABANDONED', 'REJECTED'},           # REJECTED: refused locally at send time
     'SENT':    {'ACKED', 'UNKNOWN', 'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED'},
     'UNKNOWN': {'SENT', 'ACKED', 'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED', 'ABANDONED'},  # SENT: the same id again
-    'ACKED':   {'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED'},
-    'PARTIAL': {'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED'},
+    'ACKED':   {'UNKNOWN', 'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED'},    # UNKNOWN: the exchange no longer finds it
+    'PARTIAL': {'UNKNOWN', 'PARTIAL', 'FILLED', 'CANCELLED', 'REJECTED'},
 }
 ORDER_STATES = tuple(TRANSITIONS) + tuple(sorted(TERMINAL_STATES))
 
@@ -92,9 +92,10 @@ class OrderJournal(PaperJournal):
 @patch
 def _check_environment(self: OrderJournal):
     stored = self.get_state('environment')
-    if stored is None: self.put_state('environment', self.environment)
+    if stored is None: self.put_state('environment', self.environment); self.put_state('nonce', secrets.token_hex(3))
     elif stored != self.environment:
         raise JournalError(f"order journal {self.path} belongs to the {stored} environment, not {self.environment}: each environment has its own file")
+    self.nonce = self.get_state('nonce')   # in every orderLinkId: a new journal never reuses an old journal's ids
 
 @patch
 def _now_ms(self: OrderJournal) -> int: return int(self.wall() * 1000)

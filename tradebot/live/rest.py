@@ -102,11 +102,14 @@ def _backoff(self: BybitRest, attempt: int) -> float:
 @patch
 async def call(self: BybitRest, method: str, path: str, params: dict, signed: bool=True,
                retry_ambiguous: bool|None=None,  # default: reads (GET) yes, creates no
-               not_after: float|None=None) -> Reply:
+               not_after: float|None=None,
+               may_send=None) -> Reply:          # may_send() -> None, or why not: asked again before every retry (a halt)
     "`send` with the 10002, 10006 and IP-ban rules, and retries of ambiguous reads."
     if signed and self.wall() < self.banned_until: raise IpBanned(f"bybit: IP banned (HTTP 403) until {self.banned_until:.0f}; no private request is sent")
     retry_ambiguous, rules_used = method == 'GET' if retry_ambiguous is None else retry_ambiguous, set()
     for attempt in range(1, self.read_retries + 3):
+        if attempt > 1 and may_send is not None and (why := may_send()) is not None:
+            return Reply(path, 'reject', error=f'not sent: {why}')             # a halt that came during a wait wins
         reply = await self.send(method, path, params, signed)
         self.counts[reply.outcome] = self.counts.get(reply.outcome, 0) + 1
         if reply.outcome == 'ip_ban':
@@ -132,9 +135,9 @@ async def instrument(self: BybitRest, category: str, symbol: str):
     return parse_instrument(reply.result, category)
 
 @patch
-async def create_order(self: BybitRest, body: dict, not_after: float|None=None) -> Reply:
+async def create_order(self: BybitRest, body: dict, not_after: float|None=None, may_send=None) -> Reply:
     "POST /v5/order/create once (plus the clock and rate-limit rules); an ambiguous outcome is returned, not retried."
-    return await self.call('POST', '/v5/order/create', body, retry_ambiguous=False, not_after=not_after)
+    return await self.call('POST', '/v5/order/create', body, retry_ambiguous=False, not_after=not_after, may_send=may_send)
 
 @patch
 async def find_order(self: BybitRest, category: str, link_id: str) -> tuple:

@@ -215,7 +215,7 @@ def orders_last_minute(self: StrategyRunner) -> int:
 def count_order(self: StrategyRunner):
     "Note an order's time (in the journal too: the rate limit holds across a restart)."
     self.order_times.append(self.wall())
-    if self.journal is not None: self.journal.put_state('order_times', [t for t in self.order_times if self.wall() - t < 60])
+    if self.journal is not None: self.journal.put_state('order_times', [t for t in self.order_times if self.wall() - t < max(60, self.rules.cooldown)])
 
 @patch
 def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr: float, started: float) -> dict:
@@ -323,6 +323,7 @@ def restore(self: StrategyRunner):
     risk = self.journal.get_state(RISK_KEY) or {}
     self.halted, self.reducing, self.halt_reason = risk.get('state') == 'HALTED', risk.get('state') == 'REDUCING', risk.get('reason', '')
     self.order_times.extend(self.journal.get_state('order_times', []))
+    if self.order_times: self.last_order_at = self.monotonic() - (self.wall() - self.order_times[-1])   # the cooldown holds too
     day = self.journal.get_state('trading_day') or {}
     self.day, self.day_equity = day.get('day'), day.get('equity')
     self.decisions.extend(self.journal.recent_decisions(self.decisions.maxlen))

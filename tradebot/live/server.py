@@ -359,11 +359,15 @@ def ws_authorized(websocket: WebSocket, token: str, tickets: TicketBook) -> bool
 
 # %% ../../nbs/68_server.ipynb #c0096
 async def send_queued(websocket: WebSocket, client: Client, send_timeout: float) -> str:
-    "Send the client's queued texts, each within `send_timeout`; why it stopped."
+    "Send the client's queued texts, each within `send_timeout` (one timer per batch of waiting texts); why it stopped."
     while True:
-        text = await client.queue.get()
+        texts = [await client.queue.get()]
+        while not client.queue.empty(): texts.append(client.queue.get_nowait())   # a busy loop sends what waits in one go
         try:
-            async with asyncio.timeout(send_timeout): await websocket.send_text(text)
+            async with asyncio.timeout(send_timeout) as deadline:
+                for text in texts:
+                    await websocket.send_text(text)
+                    deadline.reschedule(asyncio.get_running_loop().time() + send_timeout)
         except TimeoutError: return 'send_timeout'
         except Exception: return 'disconnected'
 
