@@ -162,6 +162,10 @@ def test_trade_sim_never_duplicates_an_order_across_a_sigkill_and_never_leaks_ke
             state = journal.execute('SELECT state FROM orders WHERE link_id = ?', stuck[0]).fetchone()[0]
             journal.close()
             assert state == 'FILLED', state                                    # found by its orderLinkId and adopted
+            journal = sqlite3.connect(home / 'data' / 'live' / 'orders-sim.sqlite')
+            filled = sum(float(q) * (1 if side == 'Buy' else -1) for side, q in journal.execute("SELECT side, qty FROM executions WHERE symbol = 'BTCUSDT'"))
+            journal.close()
+            assert abs(again.http.get('/account').json()['position'] - filled) < 1e-12   # the account holds what the exchange filled
             assert len(control.get('/sim/orders', params={'orderLinkId': stuck[0][0]}).json()) == 1   # no second order
             for path in ('/status', '/account', '/trades', '/decisions', '/health'): seen.append(again.http.get(path).text)
         finally:

@@ -352,12 +352,13 @@ async def connect_orders(system: LiveSystem, venue: Venue, tries: int=3, sleep=a
         try: report = await broker.manager.reconcile(); break
         except TradebotError as e: failure = e; await sleep(2 ** attempt)
     else: raise TradebotError(f"reconciliation failed {tries} times, not trading: {failure}")
-    venue = float(report['venue_position'])
-    if not report['match'] or abs(venue - broker.account.units) > 1e-12:   # the journal's fills, or the account, disagree
-        broker.adopt_position(venue, float(report['venue_price'] or 0.0))   # never trade as if flat when the exchange is not
-        runner.reduce_only(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}, "
-                           f"the account {broker.account.units}; the exchange's position is adopted and only reducing orders go out until you resume")
-        report['match'] = False
+    venue, account = float(report['venue_position']), broker.account.units
+    if abs(venue - account) > 1e-12:   # never trade as if flat when the exchange is not: the account takes the exchange's position
+        broker.adopt_position(venue, float(report['venue_price'] or 0.0))
+        log.warning('the account held %s, the exchange %s: adopted (fills booked by the reconciliation, or not ours)', account, venue)
+    if not report['match']:            # fills the journal cannot explain: only reducing orders until an operator resumes
+        runner.reduce_only(f"position mismatch: the exchange holds {report['venue_position']}, the journal {report['journal_position']}; "
+                           "the exchange's position is adopted and only reducing orders go out until you resume")
     return report
 
 def live_rules(args) -> GuardRules:
