@@ -144,6 +144,9 @@ def test_trade_sim_never_duplicates_an_order_across_a_sigkill_and_never_leaks_ke
             live.until(lambda: live.http.get('/trades').json(), 120, 'a trade through real orders')
             for path in ('/status', '/account', '/trades', '/decisions', '/health', '/prices'): seen.append(live.http.get(path).text)
             assert json.loads(seen[0])['mode'] == 'sim'
+            token = (home / 'data' / 'live' / 'api_token').read_text().strip()
+            with connect(live.url.replace('http', 'ws') + '/ws/prices', additional_headers={'Authorization': f'Bearer {token}'}) as ws:
+                seen.extend(ws.recv(timeout=10) for _ in range(50))         # WebSocket messages are scanned too
             before = len(control.get('/sim/received').json())
             control.post('/sim/faults', json={'endpoint': 'order/create', 'item': {'create_then_timeout': 60.0}}).raise_for_status()
             live.until(lambda: len(control.get('/sim/received').json()) > before, 120, 'an order sent into the held answer')
