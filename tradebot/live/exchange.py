@@ -181,7 +181,7 @@ async def reconcile(self: OrderManager) -> dict:
     return {'orders': settled, 'venue_position': venue, 'venue_price': mine[0].avg_price if mine else None,
             'journal_position': journal, 'match': venue == journal}
 
-# %% ../../nbs/73_exchange.ipynb #c0034
+# %% ../../nbs/73_exchange.ipynb #c0036
 class ExchangeBroker(PaperBroker):
     "A broker whose intents become real orders (`OrderManager`), and whose account books the real fills."
     def __init__(self, params, risk, symbol: str, journal=None, wall=time.time,
@@ -201,7 +201,7 @@ def submit(self: ExchangeBroker, action, close_t: float, atr_t: float, decision_
     if intent is not None: self.inflight = asyncio.get_running_loop().create_task(self.execute(intent))
     return intent
 
-# %% ../../nbs/73_exchange.ipynb #c0035
+# %% ../../nbs/73_exchange.ipynb #c0037
 @patch
 async def execute(self: ExchangeBroker, intent) -> Order|None:
     "Send `intent` as a market order and book what it filled; an unexpected error goes to `on_error` (which halts)."
@@ -239,7 +239,7 @@ def book_order(self: ExchangeBroker, order: Order|None, intent):
     self.trades += trades
     return trades
 
-# %% ../../nbs/73_exchange.ipynb #c0036
+# %% ../../nbs/73_exchange.ipynb #c0038
 @patch
 def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
     "Prices fill nothing here; one beyond the stop-loss or take-profit sends a reduce-only close (unless halted)."
@@ -255,7 +255,7 @@ def on_price(self: ExchangeBroker, price: float, ts_ms: int) -> list:
         return [{'event': 'exit_sent', 'reason': self.exit_reason, 'price': float(price)}]
     return []
 
-# %% ../../nbs/73_exchange.ipynb #c0040
+# %% ../../nbs/73_exchange.ipynb #c0042
 @patch
 def adopt_position(self: ExchangeBroker, units: float, price: float) -> None:
     "Take the exchange's position (`units` at average `price`) as the account's; journalled."
