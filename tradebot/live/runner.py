@@ -263,32 +263,32 @@ def risk_state(self: StrategyRunner) -> str:
     return 'HALTED' if self.halted else 'REDUCING' if self.reducing else 'ACTIVE'
 
 @patch
-def _save_risk(self: StrategyRunner):
+def _risk_changed(self: StrategyRunner) -> dict:
+    "Journal the risk state, tell the subscribers; the new status."
     if self.journal is not None:
         self.journal.put_state(RISK_KEY, {'state': self.risk_state, 'reason': self.halt_reason, 'time': utc_iso(self.wall())})
+    self.publish({'type': 'status', 'status': self.status()})
+    return self.status()
 
 @patch
 def reduce_only(self: StrategyRunner, reason: str) -> dict:
     "REDUCING: from now on only orders that make the position smaller, until `resume` (e.g. after a reconciliation mismatch)."
-    self.reducing, self.halt_reason = True, reason; self._save_risk()
+    self.reducing, self.halt_reason = True, reason
     log.warning('trading REDUCING only: %s', reason)
-    self.publish({'type': 'status', 'status': self.status()})
-    return self.status()
+    return self._risk_changed()
 
 @patch
 def halt(self: StrategyRunner, reason: str='operator') -> dict:
     "Kill switch: no order leaves from now on, until `resume`."
-    self.halted, self.halt_reason = True, reason; self._save_risk()
+    self.halted, self.halt_reason = True, reason
     log.warning('trading HALTED: %s', reason)
-    self.publish({'type': 'status', 'status': self.status()})
-    return self.status()
+    return self._risk_changed()
 
 @patch
 def resume(self: StrategyRunner) -> dict:
     "Lift a halt or a reducing-only state (an operator's decision)."
-    self.halted, self.reducing, self.halt_reason = False, False, ''; self._save_risk()
-    self.publish({'type': 'status', 'status': self.status()})
-    return self.status()
+    self.halted, self.reducing, self.halt_reason = False, False, ''
+    return self._risk_changed()
 
 @patch
 def fail_closed(self: StrategyRunner, where: str, error: Exception):
