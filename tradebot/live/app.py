@@ -125,6 +125,9 @@ def account(self: LiveSystem) -> dict: return self.broker.snapshot()
 @patch
 def trades(self: LiveSystem) -> list: return list(self.broker.trades)
 
+@patch
+def orders(self: LiveSystem, limit: int=50) -> list: return self.runner.journal.orders(limit) if self.runner.journal is not None else []
+
 # %% ../../nbs/75_app.ipynb #c0015
 @patch
 def status(self: LiveSystem) -> dict:
@@ -185,6 +188,10 @@ async def stop(self: LiveSystem) -> dict: return self.runner.stop()
 async def halt(self: LiveSystem, reason: str='operator') -> dict: return self.runner.halt(reason)
 @patch
 async def resume(self: LiveSystem) -> dict: return self.runner.resume()
+@patch
+async def set_interval(self: LiveSystem, seconds: int) -> dict: return self.runner.set_decide_every(seconds)
+@patch
+async def manual_order(self: LiveSystem, side: str) -> dict: return await self.runner.manual(side)
 @patch
 def subscribe(self: LiveSystem, maxsize: int=256) -> Subscription: return self.hub.subscribe(maxsize)
 @patch

@@ -5,6 +5,7 @@
 # %% ../../nbs/71_orders.ipynb #c0002
 from __future__ import annotations
 import json, secrets, time
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from fastcore.basics import patch
@@ -159,6 +160,15 @@ def open_orders(self: OrderJournal) -> list:
     return [row_order(r) for r in self.read(f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE state NOT IN ({final}) ORDER BY created_ms, link_id")]
 
 # %% ../../nbs/71_orders.ipynb #c0029
+@patch
+def orders(self: OrderJournal, limit: int=50) -> list:
+    "The newest `limit` orders, newest first, for the trade log."
+    rows = self.read(f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders ORDER BY created_ms DESC, link_id DESC LIMIT ?", (max(0, min(int(limit), 1000)),))
+    return [{'order_link_id': o.link_id, 'exchange_id': o.order_id or None, 'symbol': o.symbol, 'side': o.side.lower(), 'qty': float(o.qty),
+             'status': o.state, 'created': datetime.fromtimestamp(o.created_ms / 1000, timezone.utc).isoformat(timespec='milliseconds'),
+             'decision_id': o.decision_id, 'fill_price': None if o.avg_price is None else float(o.avg_price)} for o in map(row_order, rows)]
+
+# %% ../../nbs/71_orders.ipynb #c0032
 @patch
 def add_execution(self: OrderJournal, exec_id: str, link_id: str, symbol: str, side: str,
                   qty: Decimal, price: Decimal, fee: Decimal, time_ms: int) -> bool:

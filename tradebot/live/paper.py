@@ -5,6 +5,7 @@
 # %% ../../nbs/66_paper.ipynb #c0002
 from __future__ import annotations
 import json, math, sqlite3, threading, time
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -147,6 +148,16 @@ def write_event(self: PaperJournal, symbol: str, account: dict, # the account re
 
 # %% ../../nbs/66_paper.ipynb #c0026
 @patch
+def orders(self: PaperJournal, limit: int=50) -> list:
+    "The newest `limit` paper orders (at most `MAX_DECISIONS_READ`), newest first, for the trade log."
+    rows = self.read('SELECT i.id, i.symbol, i.side, i.qty, i.state, i.created_ms, i.decision_id, f.fill_price FROM intents i '
+                     'LEFT JOIN fills f ON f.intent_id = i.id ORDER BY i.created_ms DESC, i.id DESC LIMIT ?', (max(0, min(int(limit), MAX_DECISIONS_READ)),))
+    return [json_ready({'order_link_id': link, 'exchange_id': None, 'symbol': symbol, 'side': side, 'qty': qty, 'status': state,
+                        'created': datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec='milliseconds'),
+                        'decision_id': decision, 'fill_price': fill}) for link, symbol, side, qty, state, ms, decision, fill in rows]
+
+# %% ../../nbs/66_paper.ipynb #c0029
+@patch
 def load(self: PaperJournal, symbol: str) -> dict:
     "The journalled account of `symbol`: {'account', 'pending', 'trades', 'equity'}."
     with self.lock:
@@ -157,7 +168,7 @@ def load(self: PaperJournal, symbol: str) -> dict:
     return {'account': json.loads(account[0][0]) if account else None, 'pending': [OrderIntent(*row) for row in pending],
             'trades': [json.loads(r[0]) for r in trades], 'equity': [tuple(r) for r in equity]}
 
-# %% ../../nbs/66_paper.ipynb #c0029
+# %% ../../nbs/66_paper.ipynb #c0032
 class PaperBroker:
     "A paper account on one symbol: the env's state row, filled at the next price, journalled."
     def __init__(self, params: EnvParams,      # the run's `env:` rules (fee, slippage, window, action type)
@@ -171,7 +182,7 @@ class PaperBroker:
         self.pending, self.trades, self.equity_path = None, [], []
         self.entry_time, self.bar_open, self.last_price, self.seq = None, None, None, 0
 
-# %% ../../nbs/66_paper.ipynb #c0032
+# %% ../../nbs/66_paper.ipynb #c0035
 @patch
 def account_record(self: PaperBroker, s=None) -> dict:
     "The journal's account record of state row `s` (default: the broker's)."
@@ -184,13 +195,13 @@ def load_account(self: PaperBroker, record: dict) -> None:
     for name, value in record['fields'].items(): self.state[SLOTS[name]] = math.nan if value is None else value
     self.entry_time, self.seq = record['entry_time'], record['seq']
 
-# %% ../../nbs/66_paper.ipynb #c0035
+# %% ../../nbs/66_paper.ipynb #c0038
 @patch
 def _journal(self: PaperBroker, s, **event) -> None:
     "Journal one event with the account of state row `s`; raises `JournalError` (nothing is applied then)."
     if self.journal is not None: self.journal.write_event(self.symbol, self.account_record(s), **event)
 
-# %% ../../nbs/66_paper.ipynb #c0037
+# %% ../../nbs/66_paper.ipynb #c0040
 @patch
 def submit(self: PaperBroker, action,      # discrete code 0 hold / 1 buy / 2 sell, or a target exposure (continuous)
            close_t: float,                 # decision price (the bar's close)
@@ -212,14 +223,14 @@ def submit(self: PaperBroker, action,      # discrete code 0 hold / 1 buy / 2 se
     self.pending = new[0] if new else None
     return self.pending
 
-# %% ../../nbs/66_paper.ipynb #c0040
+# %% ../../nbs/66_paper.ipynb #c0043
 def trade_record(entry_t, exit_t, entry_time, exit_time, qty, entry_price, exit_price, pnl, reason, stop, take) -> dict:
     "One closed trade (strict-JSON ready), as `tradebot.env.trade_records` gives it, with its stop and take-profit levels."
     return json_ready({'entry_t': int(entry_t), 'exit_t': int(exit_t), 'entry_time': entry_time, 'exit_time': int(exit_time),
             'side': 'long' if qty > 0 else 'short', 'qty': float(qty), 'entry_price': float(entry_price),
             'exit_price': float(exit_price), 'pnl': float(pnl), 'reason': reason, 'stop': float(stop), 'take': float(take)})
 
-# %% ../../nbs/66_paper.ipynb #c0042
+# %% ../../nbs/66_paper.ipynb #c0045
 @patch
 def _fill(self: PaperBroker, s, price: float, ts_ms: int) -> tuple:
     "Fill the pending intent into state row `s` at `price`: (fill dict, closed trades, entry time after)."
@@ -231,7 +242,7 @@ def _fill(self: PaperBroker, s, price: float, ts_ms: int) -> tuple:
     if s[CLOSED] or u0 == 0: entry_time = int(ts_ms) if units != 0 else None
     return fill, trades, entry_time
 
-# %% ../../nbs/66_paper.ipynb #c0045
+# %% ../../nbs/66_paper.ipynb #c0048
 @patch
 def _exit(self: PaperBroker, s, price: float, ts_ms: int, bar_open: float, entry_time) -> list:
     "Apply the stop-loss / take-profit of state row `s` at `price`: the closed trades (none or one)."
@@ -241,7 +252,7 @@ def _exit(self: PaperBroker, s, price: float, ts_ms: int, bar_open: float, entry
     reason = EXIT_REASONS[int(s[EXIT_REASON])]
     return [trade_record(s[ENTRY_T], s[T] + 1, entry_time, ts_ms, s[EXITED_UNITS], s[ENTRY_PRICE], s[EXIT_FILL], s[EXIT_PNL], reason, stop, take)]
 
-# %% ../../nbs/66_paper.ipynb #c0048
+# %% ../../nbs/66_paper.ipynb #c0051
 @patch
 def on_price(self: PaperBroker, price: float, ts_ms: int) -> list:
     "The next price: fill the pending intent, then the stop-loss / take-profit; journal; the events."
@@ -263,7 +274,7 @@ def on_price(self: PaperBroker, price: float, ts_ms: int) -> list:
     self.trades += trades
     return ([{'event': 'fill', **fill}] if fill else []) + [{'event': 'trade', **t} for t in trades]
 
-# %% ../../nbs/66_paper.ipynb #c0053
+# %% ../../nbs/66_paper.ipynb #c0056
 @patch
 def mark(self: PaperBroker, close: float, bar_ts_ms: int) -> float:
     "Mark the account to the close of the bar that started at `bar_ts_ms`; journal the point; the equity."
@@ -277,7 +288,7 @@ def mark(self: PaperBroker, close: float, bar_ts_ms: int) -> float:
     self.equity_path.append(point)
     return point[1]
 
-# %% ../../nbs/66_paper.ipynb #c0056
+# %% ../../nbs/66_paper.ipynb #c0059
 @patch
 def account_state(self: PaperBroker, price: float, # the decision price (the bar's close)
                   window: int) -> tuple:           # the member's observation window
@@ -285,7 +296,7 @@ def account_state(self: PaperBroker, price: float, # the decision price (the bar
     a = self.account
     return tuple(float(v) for v in account_features(a.units, float(price), a.equity, a.entry_price, float(a.t - a.entry_t), float(window)))
 
-# %% ../../nbs/66_paper.ipynb #c0059
+# %% ../../nbs/66_paper.ipynb #c0062
 @patch
 def snapshot(self: PaperBroker) -> dict:
     "The account as strict-JSON-ready dict: cash, position, equity, levels, open trade, pending intent, counts."
@@ -297,7 +308,7 @@ def snapshot(self: PaperBroker) -> dict:
                        'open_trade': open_trade, 'pending': None if self.pending is None else asdict(self.pending),
                        'trades': a.trades, 'realised_pnl': realised, 'last_price': self.last_price})
 
-# %% ../../nbs/66_paper.ipynb #c0062
+# %% ../../nbs/66_paper.ipynb #c0065
 @patch(cls_method=True)
 def restore(cls: PaperBroker, journal: PaperJournal, params: EnvParams, risk: RiskManager, symbol: str, wall=time.time) -> PaperBroker:
     "The broker of `symbol` as its journal left it; an unfilled intent is marked ABANDONED."

@@ -18,7 +18,7 @@ from ..env import target_units
 from .paper import json_ready
 from .prices import PriceCache, SlowSubscriber
 from .bars import LiveBars, WARMUP_BARS
-from .council import ACTION_NAMES, member_observation
+from .council import ACTION_NAMES, CouncilDecision, member_observation
 
 log = logging.getLogger(__name__)
 
@@ -218,13 +218,14 @@ def count_order(self: StrategyRunner):
     if self.journal is not None: self.journal.put_state('order_times', [t for t in self.order_times if self.wall() - t < max(60, self.rules.cooldown)])
 
 @patch
-def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr: float, started: float) -> dict:
+def send(self: StrategyRunner, decision, mode: str, bar_start, price: float, atr: float, started: float,
+         operator: bool=False) -> dict:  # an operator's manual order: allowed while the strategy is stopped, every other guard holds
     "Check the guards against the council's result and submit the order intent; returns the record."
     action, intent, why = int(decision.action), None, None
     units, equity = self.broker.account.units, self.broker.account.equity
     target = target_units(self.broker.state, float(action), price, atr) if action else units
     if target != units:
-        why = veto(self.rules, halted=self.halted, running=self.running, price_age=self.cache.age(self.symbol),
+        why = veto(self.rules, halted=self.halted, running=self.running or operator, price_age=self.cache.age(self.symbol),
                    since_last_order=self.monotonic() - self.last_order_at, exposure_after=abs(target) * price / max(equity, 1e-9),
                    day_loss=self.day_loss(), reduces=units * target >= 0 and abs(target) < abs(units),
                    notional=abs(target - units) * price, orders_last_minute=self.orders_last_minute(), reducing=self.reducing)
@@ -380,3 +381,31 @@ async def close(self: StrategyRunner):
     "Wait for a running decision, then stop taking prices."
     await asyncio.gather(*self._tasks, return_exceptions=True)
     self.cache.unsubscribe(self._sub)
+
+# %% ../../nbs/67_runner.ipynb #c0049
+@patch
+def set_decide_every(self: StrategyRunner, seconds: float|None) -> dict:
+    "Decide every `seconds` on the forming bar too (None or 0: at bar close only); the new status."
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0): raise TradebotError(f"decide_every: must be a number of seconds >= 0, got {seconds!r}")
+    self.decide_every, self._last_interval = (float(seconds) or None) if seconds is not None else None, self.monotonic()
+    self.publish({'type': 'status', 'status': self.status()})
+    return self.status()
+
+# %% ../../nbs/67_runner.ipynb #c0052
+@patch
+async def manual(self: StrategyRunner, side: str) -> dict:
+    "An operator's `side` ('buy' or 'sell') order at the latest price, through the guards; the decision record."
+    if side not in ('buy', 'sell'): raise TradebotError(f"manual order: side must be 'buy' or 'sell', got {side!r}")
+    if self._deciding: return self.record('manual', None, veto='busy: a decision is running')
+    self._deciding, started = True, self.monotonic()
+    try:
+        if len(self.bars) < self.bars_needed: return self.record('manual', None, veto=f'warming_up ({len(self.bars)}/{self.bars_needed} bars)')
+        _, close, atr, _ = self.feature_rows(True)
+        self.drain_quotes()
+        price = self.cache.quotes[self.symbol].last
+        if not (math.isfinite(price) and price > 0): return self.record('manual', None, veto='no_price')
+        return self.send(CouncilDecision((), ACTION_NAMES.index(side), 'manual'), 'manual', None, price, atr, started, operator=True)
+    except Exception as e:
+        self.fail_closed('manual order', e)
+        return self.record('manual', None, veto=f'error: {type(e).__name__}: {e}')
+    finally: self._deciding = False
