@@ -5,56 +5,21 @@ prices of both symbols, fill /decisions with every member's vote, stream tickers
 open and close a paper position. The README's curl commands work against it. Stopping and restarting keeps the
 paper account and the decision history; SIGKILL loses no recorded trade.
 """
-import json, os, re, shutil, signal, socket, sqlite3, subprocess, sys, threading, time
+import json, os, shutil, signal, sqlite3, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
 from tradebot.live.paper import PaperJournal
+from livestack import Live, free_port, train_quick_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = shutil.which('tradebot', path=str(Path(sys.executable).parent)) or 'tradebot'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def home(tmp_path_factory):
     "A TRADEBOT_HOME holding one quick run of each learning algorithm."
-    home = tmp_path_factory.mktemp('live_home')
-    env = os.environ | {'TRADEBOT_HOME': str(home)}
-    for algo in ('qlearning', 'dqn', 'ppo'):
-        proc = subprocess.run([EXE, 'train', '--algo', algo, '--quick', '--no-progress'], capture_output=True, text=True, env=env, timeout=300, cwd=home)
-        assert proc.returncode == 0, proc.stderr
-    return home
-
-
-class Live:
-    "A `tradebot live` process on free ports; `url` once it has said where it listens; all its output in `lines`."
-    def __init__(self, home, *extra, sim_port=None, log_level='WARNING'):
-        self.home, self.sim_port = home, sim_port or free_port()
-        env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1', 'TRADEBOT_LOG_LEVEL': log_level}
-        self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', '0', '--sim-port', str(self.sim_port), '--speed', '20', *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
-        self.lines = []
-        for line in self.proc.stdout:                     # bounded: the process prints the URL or ends
-            self.lines.append(line)
-            if (found := re.search(r'API: (http://127\.0\.0\.1:\d+)', line)): self.url = found.group(1); break
-        else: raise AssertionError(''.join(self.lines))
-        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()   # keep the pipe drained
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def until(self, check, seconds, what):
-        for _ in range(int(seconds / 0.1)):
-            if (result := check()): return result
-            time.sleep(0.1)
-        raise AssertionError(f'no {what} after {seconds} s: ' + ''.join(self.lines[-20:]))
-
-    def stop(self, sig=signal.SIGINT) -> int:
-        self.http.close(); self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+    return train_quick_runs(tmp_path_factory.mktemp('live_home'))
 
 
 def test_live_alone_trades_on_paper_and_survives_restarts(home):

@@ -9,11 +9,11 @@ from pathlib import Path
 from .config import TradebotError, home_path, load_config, parse_overrides, read_yaml
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS', 'NotYetAvailable',
+__all__ = ['SUBCOMMANDS', 'EXPERIMENT_COMMANDS', 'OWN_PARSER_COMMANDS', 'FLAG_KEYS', 'FOLDER_KEYS', 'SUMMARY_METRICS', 'COMMANDS',
            'build_parser', 'overrides_from_args', 'config_from_args', 'given_keys', 'command_overrides', 'cmd_download',
            'cmd_preprocess', 'format_metrics', 'cmd_train', 'cmd_baselines', 'cmd_evaluate', 'cmd_pipeline',
            'cmd_sweep', 'cmd_sim', 'start_simulator', 'cmd_prices', 'start_local_exchange', 'cmd_live', 'cmd_keys',
-           'cmd_not_yet', 'main']
+           'cmd_users', 'cmd_dashboard', 'main']
 
 # %% ../nbs/90_cli.ipynb #c0006
 SUBCOMMANDS = {
@@ -28,15 +28,13 @@ SUBCOMMANDS = {
     'sim':        'A local Bybit v5 exchange on 127.0.0.1 replaying stored bars (public WebSocket, market REST, fault switches)',
     'prices':     'A live terminal ticker of bid/ask/last and feed health per symbol (--exchange sim starts the simulator if none runs)',
     'keys':       'Bybit API keys per environment, stored 0600 and never shown: set | show | remove --env demo|testnet',
-    'dashboard':  'Not available yet (planned: a local dashboard)',
-    'users':      'Not available yet (planned: local dashboard accounts)',
+    'dashboard':  'The Voila dashboard on 127.0.0.1:8866 (--demo: simulator, live backend and dashboard in one command)',
+    'users':      'Dashboard accounts in data/users.json (PBKDF2, never a plain password): add | list | remove | passwd',
 }
 
 # %% ../nbs/90_cli.ipynb #c0009
 EXPERIMENT_COMMANDS = ('train', 'baselines', 'evaluate', 'pipeline', 'sweep')
-
-class NotYetAvailable(TradebotError):
-    "A subcommand whose capability has not been built yet."
+OWN_PARSER_COMMANDS = ('sim', 'prices', 'live', 'keys', 'dashboard', 'users')   # parse their own arguments
 
 # %% ../nbs/90_cli.ipynb #c0012
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -92,13 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='tradebot', description='Reinforcement-learning crypto trading research.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, help_text in SUBCOMMANDS.items():
-        own = {'add_help': False, 'prefix_chars': '\x00'} if name in ('sim', 'prices', 'live', 'keys') else {}   # each hands its arguments to its own parser
+        own = {'add_help': False, 'prefix_chars': '\x00'} if name in OWN_PARSER_COMMANDS else {}   # each hands its arguments to its own parser
         sub = commands.add_parser(name, help=help_text, description=help_text, **own)
         if name in ('download', 'preprocess'): _add_common(sub); _add_source(sub, *(['data.source'] if name == 'download' else []))
         elif name in EXPERIMENT_COMMANDS: _add_experiment_args(sub, name)
-        elif name in ('sim', 'prices', 'live', 'keys'): sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
-        else:
-            sub.add_argument('args', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        elif name in OWN_PARSER_COMMANDS: sub.add_argument('args', nargs='*', help=f'see tradebot {name} --help')
     return parser
 
 # %% ../nbs/90_cli.ipynb #c0026
@@ -287,22 +283,27 @@ def cmd_keys(args) -> int:
     from tradebot.live.keys import keys_main
     return keys_main(args.args)
 
-# %% ../nbs/90_cli.ipynb #c0069
-def cmd_not_yet(args):
-    "The error of a subcommand that is not built yet."
-    raise NotYetAvailable(f"'tradebot {args.command}' is not available yet in this version; available: {', '.join(['download', 'preprocess', *EXPERIMENT_COMMANDS, 'sim', 'prices', 'live', 'keys'])}")
+def cmd_users(args) -> int:
+    "`tradebot users add|list|remove|passwd`: the dashboard's accounts (a password is read from the terminal)."
+    from tradebot.dashboard.users import users_main
+    return users_main(args.args)
 
-# %% ../nbs/90_cli.ipynb #c0071
+def cmd_dashboard(args) -> int:
+    "`tradebot dashboard [--demo]`: the Voila dashboard (with --demo, the simulator and the live backend too)."
+    from tradebot.dashboard.serve import dashboard_main
+    return dashboard_main(args.args)
+
+# %% ../nbs/90_cli.ipynb #c0069
 COMMANDS = {'download': cmd_download, 'preprocess': cmd_preprocess, 'train': cmd_train, 'baselines': cmd_baselines,
             'evaluate': cmd_evaluate, 'pipeline': cmd_pipeline, 'sweep': cmd_sweep, 'sim': cmd_sim, 'prices': cmd_prices,
-            'live': cmd_live, 'keys': cmd_keys}
+            'live': cmd_live, 'keys': cmd_keys, 'users': cmd_users, 'dashboard': cmd_dashboard}
 
 def main(argv=None) -> int:
     "Run the tradebot CLI; returns the exit code."
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command in COMMANDS: parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    try: result = COMMANDS.get(args.command, cmd_not_yet)(args)
+    try: result = COMMANDS[args.command](args)
     except (TradebotError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
