@@ -13,7 +13,8 @@ from . import __version__
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['AgentError', 'Agent', 'action_space_metadata', 'agent_metadata', 'read_agent_metadata', 'linear_epsilon']
+__all__ = ['TRAINED_ALGOS', 'AgentError', 'Agent', 'action_space_metadata', 'agent_metadata', 'read_agent_metadata',
+           'linear_epsilon']
 
 # %% ../nbs/20_agents.ipynb #c0005
 class AgentError(TradebotError):
@@ -103,3 +104,6 @@ def linear_epsilon(step: int,      # environment steps so far
     "Linearly decayed exploration rate."
     if duration <= 0: return end
     return start + (end - start) * min(step / duration, 1.0)
+
+# %% ../nbs/20_agents.ipynb #c0028
+TRAINED_ALGOS = ('qlearning', 'dqn', 'ppo')

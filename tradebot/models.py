@@ -9,13 +9,13 @@ from .config import ConfigError
 from .features import MarketData
 from .env import TradingEnv
 from .vecenv import VecTradingEnv
-from .agents import Agent, AgentError, read_agent_metadata
+from .agents import Agent, AgentError, read_agent_metadata, TRAINED_ALGOS
 from .baselines import BuyAndHoldAgent, MACrossoverAgent
 from .qlearning import QLearningAgent, train_qlearning
 from . import dqn, dqn_fast, ppo, ppo_fast
 
 # %% auto #0
-__all__ = ['AGENT_CLASSES', 'TRAINED_ALGOS', 'ENGINES', 'register_agent', 'load_agent', 'training_engine', 'train_agent']
+__all__ = ['AGENT_CLASSES', 'ENGINES', 'register_agent', 'load_agent', 'training_engine', 'train_agent']
 
 # %% ../nbs/25_models.ipynb #c0005
 AGENT_CLASSES: dict[str, type] = {cls.algo: cls for cls in (BuyAndHoldAgent, MACrossoverAgent, QLearningAgent, dqn.DQNAgent, ppo.PPOAgent)}
@@ -35,7 +35,6 @@ def load_agent(path) -> Agent:
     return cls.load(path)
 
 # %% ../nbs/25_models.ipynb #c0011
-TRAINED_ALGOS = ('qlearning', 'dqn', 'ppo')
 ENGINES = ('fast', 'readable')
 
 def training_engine(algo: str, cfg: dict) -> str:

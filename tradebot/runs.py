@@ -12,9 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .config import TradebotError, read_yaml, home_path, save_config_snapshot
 from .features import FeatureScaler
-from .agents import Agent
-from .models import load_agent
-from .backtest import BacktestResult
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: from tradebot.agents import Agent; from tradebot.backtest import BacktestResult   # annotations only
 
 # %% auto #0
 __all__ = ['LISTED_METRICS', 'RunError', 'run_slug', 'point_label', 'new_run_dir', 'trade_markers', 'run_figure', 'html_page',
@@ -215,6 +214,7 @@ def read_run(run_dir, load_model: bool=True,
     out = {'path': run_dir, 'run': {**info, 'split': split or info.get('split')}, 'metrics': read_metrics(run_dir, split),
            'config': read_yaml(run_dir/'config.yaml'), 'equity': read_equity(run_dir, split), 'trades': read_trades(run_dir, split),
            'scaler': FeatureScaler.load(run_dir/'scaler.json') if (run_dir/'scaler.json').is_file() else None}
+    if load_model: from tradebot.models import load_agent   # only here: readers of run tables (the dashboard) need no torch
     out['agent'] = load_agent(run_dir/'model') if load_model else None
     return out
 

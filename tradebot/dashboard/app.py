@@ -43,9 +43,9 @@ def from_env(cls: Dashboard, **options) -> Dashboard:
     return cls(BackendClient.from_env(), UserStore(), home_path(load_config()['run']['runs_dir']), KeyStore(), **options)
 
 @patch
-def show(self: Dashboard) -> Dashboard:
+def show(self: Dashboard) -> None:
     "Display the app (the login form until someone logs in)."
-    display(self.root); return self
+    display(self.root)
 
 # %% ../../nbs/84_dashboard.ipynb #c0011
 @patch

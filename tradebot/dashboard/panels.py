@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from fastcore.basics import patch
 from ..config import TradebotError, read_yaml
-from ..models import TRAINED_ALGOS
+from ..agents import TRAINED_ALGOS
 from ..runs import evaluation_dir, list_runs, read_metrics
 from ..compare import UNDEFINED, load_for_report, metrics_table, overlay_figures
 from ..live.keys import KeyStore, redact, write_private

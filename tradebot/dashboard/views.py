@@ -133,9 +133,9 @@ class PriceChart:
         self.monotonic, self.schedule = monotonic, schedule
         self.ts, self.prices, self.source, self.newest_tick = [], [], None, None
         self.dirty, self.last_draw, self.pending, self.draws = False, None, None, 0
-        self.figure = go.FigureWidget(layout=dict(template=THEMES['dark'], height=380, showlegend=False, xaxis=dict(type='date'),
-                                                  margin=dict(l=50, r=20, t=50, b=40), title=dict(text=f'{symbol} · no data')))
-        self.figure.add_scatter(x=[], y=[], mode='lines', name=symbol)
+        trace = go.Scatter(x=[], y=[], mode='lines', name=symbol)   # in the widget's first state: a trace added later is lost when no page is attached yet (Voila preheat)
+        self.figure = go.FigureWidget(data=[trace], layout=dict(template=THEMES['dark'], height=380, showlegend=False, xaxis=dict(type='date'),
+                                                                margin=dict(l=50, r=20, t=50, b=40), title=dict(text=f'{symbol} · no data')))
         self.timeframe = widgets.ToggleButtons(options=list(TIMEFRAMES), value=timeframe)
         self.timeframe.add_class('tb-timeframe')
         self.timeframe.observe(lambda change: self.redraw(), 'value')
@@ -159,7 +159,7 @@ def redraw(self: PriceChart):
     start = window_start(ts, TIMEFRAMES[self.timeframe.value])
     kept = decimate(len(ts) - start, self.max_points) + start
     with self.figure.batch_update():
-        self.figure.data[0].x, self.figure.data[0].y = pd.to_datetime(ts[kept], unit='ms'), prices[kept]
+        self.figure.data[0].x, self.figure.data[0].y = ts[kept].astype('datetime64[ms]').astype(str).tolist(), prices[kept]   # ISO times: the browser's date axis reads them (a numpy array of them does not arrive)
         self.figure.layout.title.text = self.title()
     self.dirty, self.last_draw, self.draws = False, self.monotonic(), self.draws + 1
 
