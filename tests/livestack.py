@@ -22,10 +22,10 @@ def free_port() -> int:
 
 class Live:
     "A `tradebot live` process on free ports; `url` once it has said where it listens; all its output in `lines`."
-    def __init__(self, home, *extra, sim_port=None, log_level='WARNING', speed=20, env=None):
+    def __init__(self, home, *extra, sim_port=None, log_level='WARNING', speed=20, env=None, port=0):
         self.home, self.sim_port = home, sim_port or free_port()
         env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1', 'TRADEBOT_LOG_LEVEL': log_level} | (env or {})
-        self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', '0', '--sim-port', str(self.sim_port), '--speed', str(speed), *extra],
+        self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', str(port), '--sim-port', str(self.sim_port), '--speed', str(speed), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
         self.lines = []
         for line in self.proc.stdout:                     # bounded: the process prints the URL or ends
@@ -43,4 +43,22 @@ class Live:
 
     def stop(self, sig=signal.SIGINT) -> int:
         self.http.close(); self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+class Sim:
+    "A `tradebot sim` process (the local exchange) on a free port, so tests can also listen to its stream directly."
+    def __init__(self, speed=2, port=None):
+        self.port = port or free_port()
+        self.proc = subprocess.Popen([EXE, 'sim', '--port', str(self.port), '--rest-port', str(free_port()), '--speed', str(speed)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=os.environ | {'PYTHONUNBUFFERED': '1'})
+        self.lines = []
+        for line in self.proc.stdout:                     # bounded: it prints its URLs or ends
+            self.lines.append(line)
+            if 'public WS' in line: break
+        else: raise AssertionError(''.join(self.lines))
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
         return self.proc.wait(timeout=30)

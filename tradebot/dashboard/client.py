@@ -76,9 +76,11 @@ class BackendClient:
     def __init__(self, base_url: str|None=None, # default `$TRADEBOT_BACKEND_URL` or http://127.0.0.1:8001
                  token: str|None=None,          # the bearer token (see `read_token`); None: reads only
                  timeout: float=2.0,            # seconds per request
-                 transport: httpx.BaseTransport|None=None): # for tests
+                 transport: httpx.BaseTransport|None=None, # for tests
+                 token_path=None):              # a token file read again while no token is known (`from_env` sets it)
         self.base_url = check_backend_url(base_url or os.environ.get(BACKEND_URL_ENV) or DEFAULT_BACKEND_URL)
         self._token, self.timeout, self.no_token = token, timeout, NO_TOKEN.format(path=token_file(), env=TOKEN_FILE_ENV)
+        self.token_path = token_path
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False, transport=transport)
 
     def __repr__(self): return f"BackendClient({self.base_url!r}, token={'set' if self._token else 'none'})"
@@ -97,16 +99,24 @@ def from_env(cls: BackendClient, timeout: float=2.0) -> BackendClient:
     "A client for `$TRADEBOT_BACKEND_URL` with the token of `read_token()`; read-only (saying why) without one."
     try: token, problem = read_token(), None
     except TradebotError as e: token, problem = None, f'no API token: {e}'
-    client = cls(token=token, timeout=timeout)
+    client = cls(token=token, timeout=timeout, token_path=token_file())
     if problem: client.no_token = problem
     return client
+
+@patch
+def reload_token(self: BackendClient) -> bool:
+    "Read the token file again: a backend started after the dashboard writes it then. Whether a token is known now."
+    if self.token_path is not None and not self._token:
+        try: self._token = read_token(self.token_path)
+        except TradebotError as e: self.no_token = f'no API token: {e}'
+    return bool(self._token)
 
 # %% ../../nbs/81_client.ipynb #c0024
 @patch
 def request(self: BackendClient, method: str, path: str, command: bool=False, # command: needs the token
             json: dict|None=None, params: dict|None=None):
     "The JSON answer of `method path`, or a `BackendError` with the backend's message and status."
-    if command and not self._token: raise BackendError(self.no_token)
+    if command and not self._token and not self.reload_token(): raise BackendError(self.no_token)
     headers = {'Authorization': f'Bearer {self._token}'} if self._token else {}
     try: response = self.http.request(method, path, json=json, params=params, headers=headers)
     except httpx.TransportError as e: raise BackendUnavailable(f'backend {self.address} unreachable ({type(e).__name__}: {e})') from None

@@ -1,0 +1,199 @@
+"""The dashboard as a user meets it (spec U10): a real `tradebot live` backend on the simulator, the real Voila app
+with a preheated kernel, and Debian's chromium driven by Playwright, every non-loopback request blocked.
+
+The journey registers and logs in, sees both tickers move and the chart grow, picks two models and starts the
+strategy, sees their decisions, places a manual paper order and finds it in the trade log, halts, switches the
+theme, opens the comparison tab and logs out; a screenshot of every step is kept in tests/artifacts/dashboard/.
+Along the way it measures the first render after login and the tick-to-screen latency (a simulator tick to the
+chart's title in the DOM), throttles wrong passwords, and finally scans the page, the logs and the files for the
+password and the API token. A second test starts the dashboard with no backend (HISTORICAL, embedded bars) and
+brings the backend up under it: the badge turns LIVE without a reload.
+"""
+import json, os, re, threading, time
+import pytest
+from websockets.sync.client import connect
+from browser import ARTIFACTS, browser_page, shot
+from livestack import Live, Sim, free_port, train_quick_runs
+from tradebot.dashboard.serve import DashboardServer, kernel_env, default_notebook
+from tradebot.dashboard.users import UserStore
+
+PASSWORD = 'Correct-Horse-7-battery'
+BADGE = "document.querySelector('.tb-badge') && document.querySelector('.tb-badge').innerText"
+CHART_POINTS = "(() => { const gd = document.querySelector('.tb-chart .js-plotly-plot'); return gd && gd.data && gd.data.length ? gd.data[0].x.length : 0; })()"
+TITLE_WATCH = """() => {
+  window.tbTitles = [];
+  const seen = () => { const t = document.querySelector('.tb-chart .gtitle'); if (t) window.tbTitles.push([Date.now(), t.textContent]); };
+  new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+TICK_TIME = re.compile(r'tick (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC')
+
+
+@pytest.fixture(scope='module')
+def home(tmp_path_factory):
+    "A TRADEBOT_HOME with one quick run of each learning algorithm."
+    return train_quick_runs(tmp_path_factory.mktemp('dashboard_home'))
+
+
+class SimTicks:
+    "The simulator's own BTCUSDT ticker frames, as a direct subscriber receives them: exchange ts (ms) -> wall time (ms)."
+    def __init__(self, sim_port: int):
+        self.url, self.arrived, self.stop, self.ready = f'ws://127.0.0.1:{sim_port}/v5/public/linear', {}, threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self.read, daemon=True); self.thread.start()
+        assert self.ready.wait(10), 'could not subscribe to the simulator'
+
+    def read(self):
+        with connect(self.url, open_timeout=10) as ws:
+            ws.send(json.dumps({'op': 'subscribe', 'args': ['tickers.BTCUSDT']})); self.ready.set()
+            while not self.stop.is_set():
+                try: frame = json.loads(ws.recv(timeout=1))
+                except TimeoutError: continue
+                if frame.get('topic') == 'tickers.BTCUSDT': self.arrived.setdefault(int(frame['ts']), time.time() * 1000)
+
+    def close(self): self.stop.set(); self.thread.join(5)
+
+
+def tick_to_screen_ms(titles, arrived) -> list:
+    "Milliseconds from each tick's arrival at a direct subscriber to the first chart title showing it."
+    shown = {}
+    for at, text in titles:
+        if (found := TICK_TIME.search(text)):
+            ts = int(time.mktime(time.strptime(found.group(1)[:19], '%Y-%m-%d %H:%M:%S')) - time.timezone) * 1000 + int(found.group(1)[-3:])
+            shown.setdefault(ts, at)
+    return [at - arrived[ts] for ts, at in shown.items() if ts in arrived]
+
+
+def login(page, user, password=PASSWORD):
+    page.fill('.tb-login-user input', user); page.fill('.tb-login-pass input', password); page.click('.tb-login-button')
+
+
+def text(page, selector) -> str: return page.inner_text(selector)
+
+
+def test_user_journey(home):
+    sim = Sim(speed=2)
+    live = Live(home, '--stopped', sim_port=sim.port)                   # on that simulator, whose stream the test hears too
+    token = (home/'data'/'live'/'api_token').read_text().strip()
+    ticks, measured = SimTicks(sim.port), {}
+    server = DashboardServer(default_notebook(), port=0, env=kernel_env(live.url, home/'data'/'live'/'api_token', {**os.environ, 'TRADEBOT_HOME': str(home)}))
+    pages = []
+    try:
+        with server, browser_page(ARTIFACTS) as page:
+            started = time.monotonic(); page.goto(server.url); page.wait_for_selector('.tb-login')
+            measured['login_form_s'] = time.monotonic() - started
+            assert page.locator('.tb-ticker').count() == 0 and page.locator('.tb-chart').count() == 0   # nothing before the login
+            shot(page, '01-login-form'); pages.append(page.content())
+
+            page.fill('.tb-login-user input', 'alice'); page.fill('.tb-login-pass input', PASSWORD); page.click('.tb-register-button')
+            page.wait_for_function("document.querySelector('.tb-login-message').innerText.includes('registered alice')")
+            assert page.input_value('.tb-login-pass input') == ''                                # the form forgets the password
+            shot(page, '02-registered')
+
+            page.evaluate(TITLE_WATCH)
+            started = time.monotonic(); login(page, 'alice')
+            page.wait_for_selector('.tb-ticker-BTCUSDT'); page.wait_for_selector('.tb-chart .main-svg')
+            page.wait_for_function(f"{CHART_POINTS} > 0")
+            measured['first_render_after_login_s'] = time.monotonic() - started
+            page.wait_for_function(f"{BADGE}.startsWith('LIVE')")
+            before = {s: text(page, f'.tb-ticker-{s}') for s in ('BTCUSDT', 'ETHUSDT')}
+            points = page.evaluate(CHART_POINTS)
+            for symbol, shown in before.items():
+                page.wait_for_function(f"document.querySelector('.tb-ticker-{symbol}').innerText !== {json.dumps(shown)}")
+            page.wait_for_function(f"{CHART_POINTS} > {points}")                                   # the chart grows
+            shot(page, '03-live-tickers-and-chart'); pages.append(page.content())
+
+            runs = page.eval_on_selector('.tb-models select', 's => Array.from(s.options).map(o => o.value)')
+            chosen = [r for r in runs if 'qlearning' in r or 'dqn' in r]
+            assert len(chosen) == 2, runs
+            page.select_option('.tb-models select', chosen); page.click('.tb-apply-models')
+            page.wait_for_function("document.querySelector('.tb-council-message').innerText.startsWith('apply-models: done')")
+            page.click('.tb-start')
+            page.wait_for_function("document.querySelector('.tb-council-status').innerText.startsWith('running')")
+            names = [r.split(' ')[0] for r in chosen]
+            shot(page, '04-council-started')
+            page.wait_for_function(f"(() => {{ const t = document.querySelector('.tb-decisions').innerText; return {json.dumps(names)}.every(n => t.includes(n + ':')); }})()", timeout=60_000)
+            shot(page, '05-decisions')
+
+            page.click('.tb-buy')
+            page.wait_for_function("document.querySelector('.tb-council-message').innerText.startsWith('buy:')")
+            reply = text(page, '.tb-council-message')
+            if 'refused' in reply or 'no order' in reply:                                            # already long (the council bought): sell instead
+                page.click('.tb-sell'); page.wait_for_function("document.querySelector('.tb-council-message').innerText.startsWith('sell:')")
+            page.wait_for_function("document.querySelector('.tb-trades').innerText.includes('tb-paper-BTCUSDT-')", timeout=30_000)
+            order = live.http.get('/orders', params={'limit': 1}).json()[0]
+            page.wait_for_function(f"document.querySelector('.tb-trades').innerText.includes({json.dumps(order['order_link_id'])})")
+            assert 'paper' in text(page, '.tb-trades')                                             # the exchange id of a paper order
+            shot(page, '06-manual-order-in-trade-log')
+
+            page.click('.tb-halt')
+            page.wait_for_function("document.querySelector('.tb-council-status').innerText.includes('HALTED')")
+            assert live.http.get('/status').json()['strategy']['risk_state'] == 'HALTED'
+            shot(page, '07-halted')
+
+            page.click('.tb-theme button:has-text("light")')
+            page.wait_for_function("document.querySelector('.tb-app').classList.contains('tb-light')")
+            background = page.evaluate("getComputedStyle(document.querySelector('.tb-chart .main-svg')).backgroundColor")
+            shot(page, '08-light-theme')
+
+            page.click('.lm-TabBar-tab:has-text("Compare")')
+            page.wait_for_selector('.tb-compare-runs select')
+            compared = page.eval_on_selector('.tb-compare-runs select', 's => Array.from(s.options).map(o => o.value)')[:2]
+            page.select_option('.tb-compare-runs select', compared)
+            page.wait_for_function(f"(() => {{ const t = document.querySelector('.tb-compare-table').innerText; return t.includes('sharpe_ratio') && {json.dumps(compared)}.every(r => t.includes(r)); }})()")
+            shot(page, '09-comparison'); pages.append(page.content())
+
+            titles = page.evaluate('window.tbTitles')
+            page.click('.tb-logout')
+            page.wait_for_selector('.tb-login')
+            assert page.locator('.tb-ticker').count() == 0 and page.locator('.tb-chart').count() == 0
+            shot(page, '10-logged-out')
+
+            for attempt in range(6): login(page, 'alice', 'wrong-password-%d' % attempt); page.wait_for_timeout(400)
+            page.wait_for_function("document.querySelector('.tb-login-message').innerText.includes('try again in')", timeout=20_000)
+            throttled = text(page, '.tb-login-message')
+            shot(page, '11-throttled'); pages.append(page.content())
+            voila_log = server.service.output()
+    finally:
+        ticks.close()
+        code = live.stop(); sim.stop()
+    latency = sorted(tick_to_screen_ms(titles, ticks.arrived))
+    measured.update(tick_to_screen_samples=len(latency), tick_to_screen_p50_ms=latency[len(latency) // 2] if latency else None,
+                    tick_to_screen_p95_ms=latency[int(0.95 * (len(latency) - 1))] if latency else None)
+    (ARTIFACTS/'measurements.json').write_text(json.dumps(measured, indent=1))
+    print('\ndashboard journey:', json.dumps(measured))
+    assert code == 0, ''.join(live.lines[-20:])
+    assert background in ('rgb(255, 255, 255)', 'rgba(0, 0, 0, 0)'), background
+    assert 'try again in' in throttled, throttled
+    assert len(latency) >= 5, (len(titles), len(ticks.arrived))
+
+    # secrets: the password and the API token appear nowhere a user or a log reader could see them
+    users_file = (home/'data'/'users.json').read_text()
+    assert PASSWORD not in users_file and re.search(r'pbkdf2_sha256\$\d{6,}\$', users_file), users_file[:200]
+    logs = ''.join(live.lines) + voila_log
+    for where, content in [('page', '\n'.join(pages)), ('logs', logs)]:
+        assert PASSWORD not in content and token not in content, f'a secret reached the {where}'
+    saved = json.loads(default_notebook().read_text())
+    assert all(not cell.get('outputs') for cell in saved['cells']), 'the app notebook is committed with outputs'
+
+
+def test_badge_historical_then_live(home):
+    backend_port, sim_port = free_port(), free_port()
+    token_file = home/'data'/'live'/'api_token'
+    UserStore(home/'data'/'users.json').add('bob', PASSWORD)
+    env = kernel_env(f'http://127.0.0.1:{backend_port}', token_file, {**os.environ, 'TRADEBOT_HOME': str(home)})
+    with DashboardServer(default_notebook(), port=0, env=env) as server, browser_page(ARTIFACTS) as page:
+        page.goto(server.url); page.wait_for_selector('.tb-login')
+        login(page, 'bob')
+        page.wait_for_function(f"{BADGE}.startsWith('HISTORICAL')", timeout=30_000)
+        assert 'embedded bars' in page.inner_text('.tb-badge')
+        page.wait_for_function(f"{CHART_POINTS} > 100")                                          # stored bars on the chart
+        assert 'embedded bars' in page.text_content('.tb-chart .gtitle')
+        shot(page, 'historical-backend-down')
+        live = Live(home, '--stopped', speed=2, port=backend_port, sim_port=sim_port)           # the backend comes up ...
+        try:
+            page.wait_for_function(f"{BADGE}.startsWith('LIVE')", timeout=30_000)                 # ... and the page follows, no reload
+            page.wait_for_function("document.querySelector('.tb-chart .gtitle').textContent.includes('· tick ')", timeout=30_000)
+            shot(page, 'live-after-backend-start')
+        finally:
+            assert live.stop() == 0
+        page.wait_for_function(f"{BADGE}.startsWith('HISTORICAL')", timeout=30_000)               # and back when it stops
+        shot(page, 'historical-after-backend-stop')
