@@ -10,7 +10,7 @@ password and the API token. A second test starts the dashboard with no backend (
 brings the backend up under it: the badge turns LIVE without a reload.
 """
 import json, os, re, threading, time
-import pytest
+import httpx, pytest
 from websockets.sync.client import connect
 from browser import ARTIFACTS, browser_page, shot
 from livestack import Live, Sim, free_port, train_quick_runs
@@ -62,6 +62,16 @@ def tick_to_screen_ms(titles, arrived) -> list:
     return [at - arrived[ts] for ts, at in shown.items() if ts in arrived]
 
 
+def cross_origin(server):
+    "Scenario 36 on the Voila side: another origin gets no CORS grant and cannot open a kernel's WebSocket."
+    evil = 'https://evil.example'
+    for kernel_id in server.kernels():
+        preflight = httpx.options(f'{server.url}api/kernels/{kernel_id}', headers={'Origin': evil, 'Access-Control-Request-Method': 'DELETE'})
+        assert 'access-control-allow-origin' not in preflight.headers, preflight.headers
+        with pytest.raises(Exception, match='403'):
+            with connect(f"{server.url.replace('http', 'ws')}api/kernels/{kernel_id}/channels", origin=evil, open_timeout=10): pass
+
+
 def login(page, user, password=PASSWORD):
     page.fill('.tb-login-user input', user); page.fill('.tb-login-pass input', password); page.click('.tb-login-button')
 
@@ -71,11 +81,13 @@ def text(page, selector) -> str: return page.inner_text(selector)
 
 def test_user_journey(home):
     sim = Sim(speed=2)
-    live = Live(home, '--stopped', sim_port=sim.port)                   # on that simulator, whose stream the test hears too
-    token = (home/'data'/'live'/'api_token').read_text().strip()
-    ticks, measured = SimTicks(sim.port), {}
+    try:
+        live = Live(home, '--stopped', sim_port=sim.port)               # on that simulator, whose stream the test hears too
+        try: ticks = SimTicks(sim.port)
+        except BaseException: live.stop(); raise
+    except BaseException: sim.stop(); raise
+    token, measured, pages = (home/'data'/'live'/'api_token').read_text().strip(), {}, []
     server = DashboardServer(default_notebook(), port=0, env=kernel_env(live.url, home/'data'/'live'/'api_token', {**os.environ, 'TRADEBOT_HOME': str(home)}))
-    pages = []
     try:
         with server, browser_page(ARTIFACTS) as page:
             started = time.monotonic(); page.goto(server.url); page.wait_for_selector('.tb-login')
@@ -99,7 +111,10 @@ def test_user_journey(home):
             for symbol, shown in before.items():
                 page.wait_for_function(f"document.querySelector('.tb-ticker-{symbol}').innerText !== {json.dumps(shown)}")
             page.wait_for_function(f"{CHART_POINTS} > {points}")                                   # the chart grows
+            page.evaluate('window.tbTitles = []'); page.wait_for_timeout(10_000)                    # 10 s of ticks, no screenshot
+            titles = page.evaluate('window.tbTitles')                                               # (a screenshot stalls the page)
             shot(page, '03-live-tickers-and-chart'); pages.append(page.content())
+            cross_origin(server)
 
             runs = page.eval_on_selector('.tb-models select', 's => Array.from(s.options).map(o => o.value)')
             chosen = [r for r in runs if 'qlearning' in r or 'dqn' in r]
@@ -131,7 +146,7 @@ def test_user_journey(home):
 
             page.click('.tb-theme button:has-text("light")')
             page.wait_for_function("document.querySelector('.tb-app').classList.contains('tb-light')")
-            background = page.evaluate("getComputedStyle(document.querySelector('.tb-chart .main-svg')).backgroundColor")
+            page.wait_for_function("getComputedStyle(document.querySelector('.tb-chart .main-svg')).backgroundColor === 'rgb(255, 255, 255)'")   # the chart too
             shot(page, '08-light-theme')
 
             page.click('.lm-TabBar-tab:has-text("Compare")')
@@ -141,7 +156,6 @@ def test_user_journey(home):
             page.wait_for_function(f"(() => {{ const t = document.querySelector('.tb-compare-table').innerText; return t.includes('sharpe_ratio') && {json.dumps(compared)}.every(r => t.includes(r)); }})()")
             shot(page, '09-comparison'); pages.append(page.content())
 
-            titles = page.evaluate('window.tbTitles')
             page.click('.tb-logout')
             page.wait_for_selector('.tb-login')
             assert page.locator('.tb-ticker').count() == 0 and page.locator('.tb-chart').count() == 0
@@ -158,10 +172,9 @@ def test_user_journey(home):
     latency = sorted(tick_to_screen_ms(titles, ticks.arrived))
     measured.update(tick_to_screen_samples=len(latency), tick_to_screen_p50_ms=latency[len(latency) // 2] if latency else None,
                     tick_to_screen_p95_ms=latency[int(0.95 * (len(latency) - 1))] if latency else None)
-    (ARTIFACTS/'measurements.json').write_text(json.dumps(measured, indent=1))
+    (ARTIFACTS/'measurements.json').write_text(json.dumps(measured | {'tick_to_screen_ms_in_order': tick_to_screen_ms(titles, ticks.arrived)}, indent=1))
     print('\ndashboard journey:', json.dumps(measured))
     assert code == 0, ''.join(live.lines[-20:])
-    assert background in ('rgb(255, 255, 255)', 'rgba(0, 0, 0, 0)'), background
     assert 'try again in' in throttled, throttled
     assert len(latency) >= 5, (len(titles), len(ticks.arrived))
 

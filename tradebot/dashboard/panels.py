@@ -67,7 +67,12 @@ def theme_figures(name: str, *figures) -> None:
 _PALETTES = {'dark': dict(bg='#111111', fg='#e8e8e8', field='#1e1e1e', border='#444444', button='#2c2c2c', active='#4a4a4a'),
              'light': dict(bg='#ffffff', fg='#1a1a1a', field='#ffffff', border='#bbbbbb', button='#eeeeee', active='#cccccc')}
 _THEME_RULES = """.tb-{name} {{ background-color: {bg}; color: {fg}; --jp-widgets-color: {fg}; --jp-widgets-label-color: {fg};
-  --jp-widgets-input-color: {fg}; --jp-widgets-input-background-color: {field}; --jp-widgets-input-border-color: {border}; }}
+  --jp-widgets-input-color: {fg}; --jp-widgets-input-background-color: {field}; --jp-widgets-input-border-color: {border};
+  --jp-layout-color0: {bg}; --jp-layout-color1: {bg}; --jp-layout-color2: {button}; --jp-border-color1: {border};
+  --jp-ui-font-color0: {fg}; --jp-ui-font-color1: {fg}; --jp-ui-font-color2: {fg}; --jp-ui-font-color3: {fg};
+  --jp-content-font-color0: {fg}; --jp-content-font-color1: {fg}; }}
+.tb-{name} .widget-tab-contents, .tb-{name} .lm-TabPanel-stackedPanel, .tb-{name} .lm-TabBar-tab {{ background-color: {bg}; color: {fg}; }}
+.tb-{name} .lm-TabBar-tab.lm-mod-current {{ background-color: {active}; }}
 .tb-{name} .widget-label, .tb-{name} .widget-html-content, .tb-{name} label, .tb-{name} th, .tb-{name} td {{ color: {fg}; }}
 .tb-{name} input, .tb-{name} select, .tb-{name} textarea {{ background-color: {field}; color: {fg}; border-color: {border}; }}
 .tb-{name} .jupyter-button {{ background-color: {button}; color: {fg}; }}
