@@ -16,14 +16,15 @@ from ..runs import evaluation_dir, list_runs, read_metrics
 from ..compare import UNDEFINED, load_for_report, metrics_table, overlay_figures
 from ..live.keys import KeyStore, redact, write_private
 from .users import MIN_PASSWORD_LENGTH, WRONG_LOGIN, LoginThrottled
+from .views import THEMES, check_theme
 
 # %% auto #0
-__all__ = ['THEMES', 'THEME_CSS', 'LOGIN_FAILED', 'PASSWORD_RULES', 'EVAL_SPLITS', 'HEADLINE', 'COUNCIL_COLUMNS', 'INTERVALS',
+__all__ = ['THEME_CSS', 'LOGIN_FAILED', 'PASSWORD_RULES', 'EVAL_SPLITS', 'HEADLINE', 'COUNCIL_COLUMNS', 'INTERVALS',
            'HALT_REASON', 'COUNCIL_BUTTONS', 'KEY_CHOICES', 'CATEGORIES', 'KEY_SETTINGS', 'styled', 'error_line',
-           'schedule', 'off_loop', 'check_theme', 'theme_figures', 'set_root_theme', 'ThemeToggle',
-           'login_failure_text', 'LoginView', 'split_metrics', 'run_interval', 'council_runs', 'runs_table_html',
-           'model_options', 'status_text', 'reply_text', 'CouncilPanel', 'split_text', 'replace_figure',
-           'ComparisonTab', 'key_settings', 'save_category', 'KeysForm']
+           'schedule', 'off_loop', 'theme_figures', 'set_root_theme', 'ThemeToggle', 'login_failure_text', 'LoginView',
+           'split_metrics', 'run_interval', 'council_runs', 'runs_table_html', 'model_options', 'status_text',
+           'reply_text', 'CouncilPanel', 'split_text', 'replace_figure', 'ComparisonTab', 'key_settings',
+           'save_category', 'KeysForm']
 
 # %% ../../nbs/83_panels.ipynb #c0006
 def styled(widget: widgets.Widget, *classes: str) -> widgets.Widget:
@@ -52,13 +53,6 @@ async def off_loop(function, *args):
     return await asyncio.to_thread(function, *args)
 
 # %% ../../nbs/83_panels.ipynb #c0016
-THEMES = {'dark': 'plotly_dark', 'light': 'plotly_white'}  # theme: its plotly template
-
-def check_theme(name: str) -> str:
-    "`name` if it is one of THEMES, else a TradebotError."
-    if name not in THEMES: raise TradebotError(f"unknown theme {name!r}: choose one of {', '.join(THEMES)}")
-    return name
-
 def theme_figures(name: str, *figures) -> None:
     "Give each plotly figure the template of theme `name`."
     for figure in figures: figure.layout.template = THEMES[check_theme(name)]

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from fastcore.basics import patch
+from ..config import TradebotError
 from .client import ConnectionBadge
 
 # %% auto #0
@@ -40,9 +41,9 @@ def time_text(value) -> str:
     return MISSING if value is None else str(value).replace('T', ' ').removesuffix('Z').removesuffix('+00:00')
 
 def check_theme(name: str) -> str:
-    "The plotly template of theme `name` ('dark' | 'light')."
-    if name not in THEMES: raise ValueError(f"unknown theme {name!r}: use {' or '.join(THEMES)}")
-    return THEMES[name]
+    "`name` if it is one of THEMES ('dark' | 'light'), else a TradebotError."
+    if name not in THEMES: raise TradebotError(f"unknown theme {name!r}: choose one of {', '.join(THEMES)}")
+    return name
 
 # %% ../../nbs/82_views.ipynb #c0011
 def quote_html(symbol: str, quote: dict|None) -> str:
@@ -231,7 +232,7 @@ def set_position(self: PriceChart, account: dict):
 @patch
 def set_theme(self: PriceChart, name: str):
     "Switch the plotly template: 'dark' or 'light'."
-    self.figure.layout.template = check_theme(name)
+    self.figure.layout.template = THEMES[check_theme(name)]
 
 # %% ../../nbs/82_views.ipynb #c0044
 RESULTS = ('hold', 'buy', 'sell')
