@@ -15,6 +15,31 @@ def train_quick_runs(home, algos=('qlearning', 'dqn', 'ppo')):
     return home
 
 
+def follow_output(proc, pattern: str, what: str, seconds: float=180) -> tuple:
+    "Read `proc`'s output in a thread until a line matches `pattern` (or it exits, or `seconds` pass): (match, lines)."
+    lines, found = [], []
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if not found and (match := re.search(pattern, line)): found.append(match)
+    threading.Thread(target=read, daemon=True).start()   # keeps the pipe drained for the process's whole life
+    deadline = time.monotonic() + seconds
+    while not found and proc.poll() is None and time.monotonic() < deadline: time.sleep(0.05)
+    if not found:
+        if proc.poll() is None: proc.kill(); proc.wait(10)
+        raise AssertionError(f'{what} did not start: ' + ''.join(lines[-30:]))
+    return found[0], lines
+
+
+def stop_process(proc, sig=signal.SIGINT, seconds: float=30) -> int:
+    "Send `sig` and wait; kill it if it does not end in time (and fail)."
+    proc.send_signal(sig)
+    try: return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill(); proc.wait(10)
+        raise AssertionError(f'{proc.args[:2]} did not stop within {seconds} s: killed') from None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -27,12 +52,8 @@ class Live:
         env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1', 'TRADEBOT_LOG_LEVEL': log_level} | (env or {})
         self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', str(port), '--sim-port', str(self.sim_port), '--speed', str(speed), *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
-        self.lines = []
-        for line in self.proc.stdout:                     # bounded: the process prints the URL or ends
-            self.lines.append(line)
-            if (found := re.search(r'API: (http://127\.0\.0\.1:\d+)', line)): self.url = found.group(1); break
-        else: raise AssertionError(''.join(self.lines))
-        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()   # keep the pipe drained
+        found, self.lines = follow_output(self.proc, r'API: (http://127\.0\.0\.1:\d+)', 'tradebot live')
+        self.url = found.group(1)
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def until(self, check, seconds, what):
@@ -42,8 +63,8 @@ class Live:
         raise AssertionError(f'no {what} after {seconds} s: ' + ''.join(self.lines[-20:]))
 
     def stop(self, sig=signal.SIGINT) -> int:
-        self.http.close(); self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+        self.http.close()
+        return stop_process(self.proc, sig)
 
 
 class Sim:
@@ -52,13 +73,6 @@ class Sim:
         self.port = port or free_port()
         self.proc = subprocess.Popen([EXE, 'sim', '--port', str(self.port), '--rest-port', str(free_port()), '--speed', str(speed)], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=os.environ | {'PYTHONUNBUFFERED': '1'})
-        self.lines = []
-        for line in self.proc.stdout:                     # bounded: it prints its URLs or ends
-            self.lines.append(line)
-            if 'public WS' in line: break
-        else: raise AssertionError(''.join(self.lines))
-        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
+        _, self.lines = follow_output(self.proc, 'public WS', 'tradebot sim')
 
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=30)
+    def stop(self) -> int: return stop_process(self.proc)

@@ -18,6 +18,7 @@ from tradebot.dashboard.serve import DashboardServer, kernel_env, default_notebo
 from tradebot.dashboard.users import UserStore
 
 PASSWORD = 'Correct-Horse-7-battery'
+API_KEY, API_SECRET = 'TbDemoKey7Q2x9Lm4Rt8', 'tbDemoSecret-0f3c9a7e5d1b2c4a6e8f0a1b3c5d7e9f'   # typed into the Keys tab, then looked for
 BADGE = "document.querySelector('.tb-badge') && document.querySelector('.tb-badge').innerText"
 CHART_POINTS = "(() => { const gd = document.querySelector('.tb-chart .js-plotly-plot'); return gd && gd.data && gd.data.length ? gd.data[0].x.length : 0; })()"
 TITLE_WATCH = """() => {
@@ -63,13 +64,41 @@ def tick_to_screen_ms(titles, arrived) -> list:
 
 
 def cross_origin(server):
-    "Scenario 36 on the Voila side: another origin gets no CORS grant and cannot open a kernel's WebSocket."
+    """Scenario 36 on the Voila side: another origin gets no CORS grant and cannot open a kernel's WebSocket; a page whose
+    name was rebound to 127.0.0.1 (DNS rebinding: same origin, foreign Host header) is refused."""
     evil = 'https://evil.example'
+    rebound = {'Host': f"evil.example:{server.url.rsplit(':', 1)[1].strip('/')}"}
+    for path in ('', 'api/kernels'): assert httpx.get(server.url + path, headers=rebound).status_code == 403, path
     for kernel_id in server.kernels():
         preflight = httpx.options(f'{server.url}api/kernels/{kernel_id}', headers={'Origin': evil, 'Access-Control-Request-Method': 'DELETE'})
         assert 'access-control-allow-origin' not in preflight.headers, preflight.headers
         with pytest.raises(Exception, match='403'):
             with connect(f"{server.url.replace('http', 'ws')}api/kernels/{kernel_id}/channels", origin=evil, open_timeout=10): pass
+
+
+def place_manual_order(page, live) -> str:
+    "Click Buy, or Sell when Buy places nothing (already long; a council decision running), until a paper order is placed; its id."
+    for attempt in range(12):
+        side, last = ('buy', 'sell')[attempt % 2], max([d['id'] for d in live.http.get('/decisions', params={'limit': 50}).json()], default=0)
+        page.click(f'.tb-{side}')
+        record = live.until(lambda: next((d for d in live.http.get('/decisions', params={'limit': 50}).json() if d['id'] > last and d['mode'] == 'manual'), None), 20, 'the manual decision')
+        if record['intent']: return record['intent']['id']
+    raise AssertionError('no manual order was placed in 12 clicks')
+
+
+def stop_all(*processes):
+    "Stop each process, even when stopping one of them fails; the exit codes."
+    codes, error = [], None
+    for process in processes:
+        try: codes.append(process.stop())
+        except Exception as e: error = error or e
+    if error: raise error
+    return codes
+
+
+def dashboard_env(home, backend_url) -> dict:
+    "The dashboard kernels' environment: this home, that backend, and no Yahoo Finance (nothing may leave loopback)."
+    return kernel_env(backend_url, home/'data'/'live'/'api_token', {**os.environ, 'TRADEBOT_HOME': str(home), 'TRADEBOT_OFFLINE': '1'})
 
 
 def login(page, user, password=PASSWORD):
@@ -87,7 +116,7 @@ def test_user_journey(home):
         except BaseException: live.stop(); raise
     except BaseException: sim.stop(); raise
     token, measured, pages = (home/'data'/'live'/'api_token').read_text().strip(), {}, []
-    server = DashboardServer(default_notebook(), port=0, env=kernel_env(live.url, home/'data'/'live'/'api_token', {**os.environ, 'TRADEBOT_HOME': str(home)}))
+    server = DashboardServer(default_notebook(), port=0, env=dashboard_env(home, live.url))
     try:
         with server, browser_page(ARTIFACTS) as page:
             started = time.monotonic(); page.goto(server.url); page.wait_for_selector('.tb-login')
@@ -128,15 +157,11 @@ def test_user_journey(home):
             page.wait_for_function(f"(() => {{ const t = document.querySelector('.tb-decisions').innerText; return {json.dumps(names)}.every(n => t.includes(n + ':')); }})()", timeout=60_000)
             shot(page, '05-decisions')
 
-            page.click('.tb-buy')
-            page.wait_for_function("document.querySelector('.tb-council-message').innerText.startsWith('buy:')")
-            reply = text(page, '.tb-council-message')
-            if 'refused' in reply or 'no order' in reply:                                            # already long (the council bought): sell instead
-                page.click('.tb-sell'); page.wait_for_function("document.querySelector('.tb-council-message').innerText.startsWith('sell:')")
-            page.wait_for_function("document.querySelector('.tb-trades').innerText.includes('tb-paper-BTCUSDT-')", timeout=30_000)
-            order = live.http.get('/orders', params={'limit': 1}).json()[0]
-            page.wait_for_function(f"document.querySelector('.tb-trades').innerText.includes({json.dumps(order['order_link_id'])})")
-            assert 'paper' in text(page, '.tb-trades')                                             # the exchange id of a paper order
+            order = place_manual_order(page, live)
+            page.wait_for_function(f"document.querySelector('.tb-council-message').innerText.includes({json.dumps(order)})")
+            page.wait_for_function(f"document.querySelector('.tb-trades').innerText.includes({json.dumps(order)})", timeout=30_000)
+            row = page.eval_on_selector('.tb-trades', f"t => Array.from(t.querySelectorAll('tr')).map(r => r.innerText).find(r => r.includes({json.dumps(order)}))")
+            assert 'paper' in row and ('FILLED' in row or 'INTENT' in row), row                      # its exchange id and status
             shot(page, '06-manual-order-in-trade-log')
 
             page.click('.tb-halt')
@@ -156,19 +181,28 @@ def test_user_journey(home):
             page.wait_for_function(f"(() => {{ const t = document.querySelector('.tb-compare-table').innerText; return t.includes('sharpe_ratio') && {json.dumps(compared)}.every(r => t.includes(r)); }})()")
             shot(page, '09-comparison'); pages.append(page.content())
 
+            page.click('.lm-TabBar-tab:has-text("Keys")')
+            page.fill('.tb-keys-api-key input', API_KEY); page.fill('.tb-keys-secret input', API_SECRET); page.click('.tb-keys-save')
+            page.wait_for_function("document.querySelector('.tb-keys-fingerprint').innerText.includes('demo: key …')")
+            assert API_KEY[-4:] in text(page, '.tb-keys-fingerprint')
+            typed = page.eval_on_selector_all('input, textarea', 'fields => fields.map(f => f.value)')
+            assert API_KEY not in typed and API_SECRET not in typed, 'the Keys form kept what was typed'
+            shot(page, '10-keys-fingerprint-only'); pages.append(page.content() + '\n'.join(typed))
+
             page.click('.tb-logout')
             page.wait_for_selector('.tb-login')
             assert page.locator('.tb-ticker').count() == 0 and page.locator('.tb-chart').count() == 0
-            shot(page, '10-logged-out')
+            shot(page, '11-logged-out')
 
-            for attempt in range(6): login(page, 'alice', 'wrong-password-%d' % attempt); page.wait_for_timeout(400)
-            page.wait_for_function("document.querySelector('.tb-login-message').innerText.includes('try again in')", timeout=20_000)
-            throttled = text(page, '.tb-login-message')
-            shot(page, '11-throttled'); pages.append(page.content())
+            for attempt in range(12):                                                                 # wrong passwords until throttled
+                login(page, 'alice', 'wrong-password-%d' % attempt)
+                page.wait_for_function("!document.querySelector('.tb-login-button').disabled && !document.querySelector('.tb-login-message').innerText.startsWith('checking')")
+                if 'try again in' in (throttled := text(page, '.tb-login-message')): break
+            shot(page, '12-throttled'); pages.append(page.content())
             voila_log = server.service.output()
     finally:
         ticks.close()
-        code = live.stop(); sim.stop()
+        code, _ = stop_all(live, sim)
     latency = sorted(tick_to_screen_ms(titles, ticks.arrived))
     measured.update(tick_to_screen_samples=len(latency), tick_to_screen_p50_ms=latency[len(latency) // 2] if latency else None,
                     tick_to_screen_p95_ms=latency[int(0.95 * (len(latency) - 1))] if latency else None)
@@ -183,16 +217,17 @@ def test_user_journey(home):
     assert PASSWORD not in users_file and re.search(r'pbkdf2_sha256\$\d{6,}\$', users_file), users_file[:200]
     logs = ''.join(live.lines) + voila_log
     for where, content in [('page', '\n'.join(pages)), ('logs', logs)]:
-        assert PASSWORD not in content and token not in content, f'a secret reached the {where}'
+        for secret in (PASSWORD, token, API_KEY, API_SECRET): assert secret not in content, f'a secret reached the {where}'
+    stored = (home/'data'/'live'/'keys'/'demo.json')
+    assert stored.is_file() and oct(stored.stat().st_mode & 0o777) == '0o600'
     saved = json.loads(default_notebook().read_text())
     assert all(not cell.get('outputs') for cell in saved['cells']), 'the app notebook is committed with outputs'
 
 
 def test_badge_historical_then_live(home):
     backend_port, sim_port = free_port(), free_port()
-    token_file = home/'data'/'live'/'api_token'
     UserStore(home/'data'/'users.json').add('bob', PASSWORD)
-    env = kernel_env(f'http://127.0.0.1:{backend_port}', token_file, {**os.environ, 'TRADEBOT_HOME': str(home)})
+    env = dashboard_env(home, f'http://127.0.0.1:{backend_port}')
     with DashboardServer(default_notebook(), port=0, env=env) as server, browser_page(ARTIFACTS) as page:
         page.goto(server.url); page.wait_for_selector('.tb-login')
         login(page, 'bob')

@@ -66,6 +66,7 @@ def test_sigterm_stops_voila_and_its_kernels():
     code = ('import sys; from tradebot.dashboard.serve import dashboard_main; '
             f'sys.exit(dashboard_main(["--notebook", {str(FIXTURE)!r}, "--port", "0"]))')
     process = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    family = []
     try:
         line = process.stdout.readline()                     # blocks until the URL line (or the process ends)
         assert line.startswith('dashboard: http://127.0.0.1:'), line + process.stdout.read()
@@ -75,5 +76,7 @@ def test_sigterm_stops_voila_and_its_kernels():
         assert process.wait(60) == 0
         _, alive = psutil.wait_procs(family, timeout=30)
         assert not alive, f'left running: {[p.cmdline() for p in alive]}'
-    finally:
+    finally:                                                  # on a failure: Voila and its kernels too (own sessions)
         if process.poll() is None: process.kill()
+        for child in family:
+            if child.is_running(): child.kill()

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/84_dashboard.ipynb #c0002
 from __future__ import annotations
-import asyncio, time
+import asyncio, os, time
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.basics import patch
@@ -18,7 +18,7 @@ from .panels import (THEME_CSS, ComparisonTab, CouncilPanel, KeysForm, LoginView
 from plotly.graph_objs._figurewidget import FigureWidget  # noqa: F401  its first import takes ~3 s (jsonschema): paid here, while Voila preheats
 
 # %% auto #0
-__all__ = ['Dashboard', 'backend_snapshot']
+__all__ = ['OFFLINE_ENV', 'Dashboard', 'backend_snapshot', 'close_all']
 
 # %% ../../nbs/84_dashboard.ipynb #c0005
 class Dashboard:
@@ -30,16 +30,20 @@ class Dashboard:
         self.client, self.users, self.runs_dir, self.keys, self.symbols = client, users, runs_dir, keys, tuple(symbols)
         self.chart_symbol, self.historical, self.ticker_every_s = chart_symbol, historical, ticker_every_s
         self.connection, self.body, self.tasks, self.feed, self.stop = ConnectionBadge(client.address), None, set(), None, None
-        self.quotes, self.ticker_flush, self.refreshing = {}, None, False
+        self.quotes, self.ticker_flush, self.refreshing, self.refresh_again, self.stored = {}, None, False, False, None
         self.login = LoginView(users, on_login=lambda user: self.enter(user), on_logout=lambda: self.leave())   # (patched below)
         self.style = widgets.HTML(THEME_CSS)
         self.root = set_root_theme(styled(widgets.VBox([self.style, self.login.widget]), 'tb-app'), 'dark')
         self.empty_chart = PriceChart(chart_symbol)   # made now (while Voila preheats), shown and filled after the login
 
 # %% ../../nbs/84_dashboard.ipynb #c0007
+OFFLINE_ENV = 'TRADEBOT_OFFLINE'   # '1': never ask Yahoo Finance for the stored bars
+
 @patch(cls_method=True)
 def from_env(cls: Dashboard, **options) -> Dashboard:
     "A `Dashboard` on the backend, users, runs and keys of this machine's environment (`TRADEBOT_*`)."
+    yahoo = os.environ.get(OFFLINE_ENV) != '1'
+    options.setdefault('historical', lambda symbol: historical_bars(symbol, yahoo=yahoo))
     return cls(BackendClient.from_env(), UserStore(), home_path(load_config()['run']['runs_dir']), KeyStore(), **options)
 
 @patch
@@ -58,10 +62,10 @@ def on_state(self: Dashboard, state: str):
 
 @patch
 async def load_historical(self: Dashboard):
-    "Stored bars on the chart while the backend is down (loaded once)."
-    if self.connection.historical is not None: return
-    frame, source = await asyncio.to_thread(self.historical, self.chart_symbol)
+    "Stored bars on the chart while the backend is down (read once, shown again at every outage)."
+    if self.stored is None: self.stored = await asyncio.to_thread(self.historical, self.chart_symbol)
     if self.body is None or self.connection.up: return
+    frame, source = self.stored
     self.connection.historical = source
     self.chart.set_bars(frame, HISTORICAL_SOURCES[source]); self.badge.show(self.connection)
 
@@ -69,7 +73,7 @@ async def load_historical(self: Dashboard):
 def backend_snapshot(client: BackendClient, symbol: str) -> dict:
     "What the page shows of the backend, read in one go (run it in a worker thread)."
     return {'history': client.history(symbol, 1500), 'decisions': client.decisions(50), 'orders': client.orders(50),
-            'trades': client.trades(), 'status': client.status(), 'account': client.account()}
+            'trades': client.trades(50), 'status': client.status(), 'account': client.account()}
 
 @patch
 async def load_live(self: Dashboard):
@@ -108,13 +112,17 @@ def flush_quotes(self: Dashboard):
 # %% ../../nbs/84_dashboard.ipynb #c0019
 @patch
 async def refresh_orders(self: Dashboard):
-    "Read the orders and trades again (one refresh at a time)."
-    if self.refreshing: return
+    "Read the orders and trades again: one refresh at a time, and once more if asked while it ran."
+    if self.refreshing: self.refresh_again = True; return
     self.refreshing = True
-    try: orders, trades = await asyncio.to_thread(lambda: (self.client.orders(50), self.client.trades()))
-    except Exception: return
+    try:
+        while True:
+            self.refresh_again = False
+            orders, trades = await asyncio.to_thread(lambda: (self.client.orders(50), self.client.trades(50)))
+            if self.body is not None: self.trade_log.set_orders(orders); self.trade_log.set_trades(trades)
+            if not self.refresh_again: return
+    except Exception: return   # the backend is gone: the next connect loads everything again
     finally: self.refreshing = False
-    if self.body is not None: self.trade_log.set_orders(orders); self.trade_log.set_trades(trades)
 
 # %% ../../nbs/84_dashboard.ipynb #c0022
 @patch
@@ -142,17 +150,25 @@ def open_compare(self: Dashboard):
 # %% ../../nbs/84_dashboard.ipynb #c0023
 @patch
 def enter(self: Dashboard, user: str):
-    "After a login: build the page and follow the backend."
-    self.body = self.build()
+    "After a login: build the page and follow the backend (this session's stream only reaches this session's page)."
+    self.body, self.connection.up = self.build(), False
     self.root.children = (self.style, self.login.widget, self.body)
-    self.stop = asyncio.Event()
-    self.feed = schedule(stream(self.client, self.apply, self.on_state, stop=self.stop), self.tasks)
+    stop = self.stop = asyncio.Event()
+    self.feed = schedule(stream(self.client, lambda event: None if stop.is_set() else self.apply(event),
+                                lambda state: None if stop.is_set() else self.on_state(state), stop=stop), self.tasks)
+
+def close_all(widget: widgets.Widget):
+    "Close `widget` and every widget inside it: their models leave the kernel and the page, so no button works after."
+    for child in getattr(widget, 'children', ()): close_all(child)
+    widget.close()
 
 @patch
 def leave(self: Dashboard):
-    "After a logout: stop following the backend and drop the page."
+    "After a logout: stop following the backend and close the page's widgets."
     if self.stop is not None: self.stop.set()
-    self.root.children, self.body, self.quotes = (self.style, self.login.widget), None, {}
+    body, self.body, self.quotes = self.body, None, {}
+    self.root.children = (self.style, self.login.widget)
+    if body is not None: close_all(body)
 
 # %% ../../nbs/84_dashboard.ipynb #c0029
 @patch

@@ -137,7 +137,7 @@ def status(self: BackendClient) -> dict: return self.request('GET', '/status')
 @patch
 def account(self: BackendClient) -> dict: return self.request('GET', '/account')
 @patch
-def trades(self: BackendClient) -> list: return self.request('GET', '/trades')
+def trades(self: BackendClient, limit: int=100) -> list: return self.request('GET', '/trades', params={'limit': limit})
 @patch
 def health(self: BackendClient) -> dict: return self.request('GET', '/health')
 

@@ -240,7 +240,7 @@ def reply_text(label: str, reply) -> str:
     "One line for the backend's answer to the command `label`."
     if isinstance(reply, dict) and 'result' in reply and 'mode' in reply:
         if reply.get('veto'): return f"{label}: refused: {reply['veto']}"
-        link = (reply.get('intent') or {}).get('order_link_id') if isinstance(reply.get('intent'), dict) else None
+        link = (reply.get('intent') or {}).get('id') if isinstance(reply.get('intent'), dict) else None   # the paper intent's id
         return f"{label}: {reply['result']}" + (f" (order {link})" if link else '')
     if isinstance(reply, dict) and 'running' in reply: return f"{label}: done · {status_text(reply)}"
     return f"{label}: done"
@@ -411,7 +411,8 @@ class KeysForm:
         self.save_button = styled(widgets.Button(description='Save', button_style='primary'), 'tb-keys-save')
         self.remove_button = styled(widgets.Button(description='Remove'), 'tb-keys-remove')
         self.fingerprint, self.message = styled(widgets.Label(), 'tb-keys-fingerprint'), styled(widgets.Label(), 'tb-keys-message')
-        self.widget = styled(widgets.VBox([self.environment, self.category, self.api_key, self.secret,
+        self.note = widgets.HTML('<small>The live backend trades linear (USDT perpetual) contracts; the spot choice is stored for when spot trading comes.</small>')
+        self.widget = styled(widgets.VBox([self.environment, self.category, self.note, self.api_key, self.secret,
                                            widgets.HBox([self.save_button, self.remove_button]), self.fingerprint, self.message]), 'tb-keys')
         self.save_button.on_click(lambda _: self.save()); self.remove_button.on_click(lambda _: self.remove())
         self.environment.observe(lambda _: self.show_stored(), names='value')

@@ -114,6 +114,14 @@ async def cull_kernel_if_idle(self: TabCullingKernelManager, kernel_id: str):
         return await ensure_async(self.shutdown_kernel(kernel_id))
     await AsyncMappingKernelManager.cull_kernel_if_idle(self, kernel_id)
 
+@patch
+async def cull_kernels(self: TabCullingKernelManager):
+    "Forget what was kept about kernels that are gone, then look at each running one."
+    alive = set(self.list_kernel_ids())
+    for kernel_id in set(self._tab_watches) - alive: self._tab_watches.pop(kernel_id, None)
+    self._reported = self._reported & alive
+    await AsyncMappingKernelManager.cull_kernels(self)
+
 # %% ../../nbs/85_serve.ipynb #c0025
 OFFLINE_TEMPLATE = 'tradebot-offline'
 CDN_LINK = '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/{}.min.css" type="text/css" />'
@@ -142,10 +150,11 @@ def voila_command(notebook, port: int, *,
     "The `python -m voila` command line that serves `notebook`."
     if not is_loopback(host) and not allow_remote:
         raise TradebotError(f'the dashboard serves 127.0.0.1 only; {host} is not loopback (allow_remote=True to serve it anyway)')
-    xsrf = ["--Voila.tornado_settings={'disable_check_xsrf': True}"] if is_loopback(host) and tab_close_shutdown else []
+    settings = {'allow_remote_access': not is_loopback(host)}   # on loopback: a Host other than localhost/127.0.0.1 is refused (DNS rebinding)
+    if is_loopback(host) and tab_close_shutdown: settings['disable_check_xsrf'] = True
     return [python, '-m', 'voila', str(notebook), '--no-browser', f'--Voila.ip={host}', f'--port={port}', '--Voila.port_retries=0',
             f'--preheat_kernel={preheat}', f'--pool_size={pool_size}', f'--theme={theme}', f'--template={template}', '--show_tracebacks=False',
-            '--strip_sources=True', *xsrf, f'--VoilaConfiguration.multi_kernel_manager_class={CULLER_CLASS}',
+            '--strip_sources=True', f'--Voila.tornado_settings={settings!r}', f'--VoilaConfiguration.multi_kernel_manager_class={CULLER_CLASS}',
             f'--TabCullingKernelManager.tab_grace={tab_grace}', *(f'--{key}={value}' for key, value in CULLING)]
 
 # %% ../../nbs/85_serve.ipynb #c0033
@@ -319,7 +328,10 @@ def backend_command(port: int=8001, sim_port: int=8765, python: str=sys.executab
 def demo_backend(args, env: dict, timeout: float=180.0):
     "The live backend of `--demo` while the block runs; yields its base URL."
     port, sim_port = (p or free_port() for p in (args.backend_port, args.sim_port))
-    service, url = ServiceProcess(backend_command(port, sim_port), 'tradebot live', env=env, niceness=0), f'http://127.0.0.1:{port}'
+    url = f'http://127.0.0.1:{port}'
+    if http_answers(f'{url}/health'): raise TradebotError(f'something already answers on {url}: stop it, or choose another --backend-port')
+    service = ServiceProcess(backend_command(port, sim_port), 'tradebot live', env=env, niceness=0)
+    getattr(args, 'watch', []).append(service)   # `serve` watches it with Voila
     try: service.wait_answering(f'{url}/health', timeout); yield url
     finally: service.stop()
 
@@ -374,6 +386,7 @@ def sigterm_as_interrupt():
 def dashboard_main(argv=None, start_backend=None) -> int: # start_backend(args, env): a context manager yielding the backend URL
     "`tradebot dashboard ...`: the dashboard (and with --demo the live stack) until Ctrl-C or --duration."
     args = dashboard_parser().parse_args(argv)
+    args.watch = []   # services that must stay up besides Voila (the demo's backend)
     notebook = Path(args.notebook) if args.notebook else default_notebook()
     try:
         if not notebook.is_file(): raise TradebotError(f'no dashboard notebook at {notebook}')
@@ -384,7 +397,7 @@ def dashboard_main(argv=None, start_backend=None) -> int: # start_backend(args, 
             server = stack.enter_context(DashboardServer(notebook, args.port, env=env, host=args.host,
                                                          allow_remote=args.allow_remote, theme=args.theme))
             print(f"dashboard: {server.url}  (backend {env.get('TRADEBOT_BACKEND_URL', 'http://127.0.0.1:8001')})", flush=True)
-            serve([server.service], args.duration)
+            serve([server.service, *args.watch], args.duration)
     except KeyboardInterrupt: return 0
     except TradebotError as e: print(f'tradebot dashboard: {e}', file=sys.stderr); return 1
     return 0

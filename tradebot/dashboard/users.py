@@ -13,11 +13,11 @@ from ..live.keys import write_private
 
 # %% auto #0
 __all__ = ['ALGORITHM', 'ITERATIONS', 'SALT_BYTES', 'MAX_PASSWORD_BYTES', 'MIN_PASSWORD_LENGTH', 'USER_NAME', 'FILE_VERSION',
-           'USERS_FILE', 'ATTEMPTS_FILE', 'WRONG_LOGIN', 'password_bytes', 'b64', 'hash_password', 'parse_hash',
-           'verify_password', 'needs_rehash', 'dummy_verify', 'check_user_name', 'check_new_password', 'private_folder',
-           'locked', 'read_json_file', 'write_json_file', 'LoginThrottled', 'ThrottlePolicy', 'valid_attempts',
-           'LoginThrottle', 'valid_user', 'UserStore', 'add_users_arguments', 'users_parser', 'read_new_password',
-           'run_users', 'users_main']
+           'USERS_FILE', 'ATTEMPTS_FILE', 'WRONG_LOGIN', 'REGISTRATIONS', 'password_bytes', 'b64', 'hash_password',
+           'parse_hash', 'verify_password', 'needs_rehash', 'dummy_verify', 'check_user_name', 'check_new_password',
+           'private_folder', 'locked', 'read_json_file', 'write_json_file', 'LoginThrottled', 'ThrottlePolicy',
+           'valid_attempts', 'LoginThrottle', 'valid_user', 'UserStore', 'add_users_arguments', 'users_parser',
+           'read_new_password', 'run_users', 'users_main']
 
 # %% ../../nbs/80_users.ipynb #c0006
 ALGORITHM = 'pbkdf2_sha256'    # the hash's name, first field of the stored text
@@ -229,10 +229,18 @@ def add(self: UserStore, name: str, password: str) -> None:
         write_json_file(self.path, 'users', {**users, name: {'hash': hashed, 'created': created}})
 
 # %% ../../nbs/80_users.ipynb #c0058
+REGISTRATIONS = '#registrations'   # the throttle's key for sign-ups (not a valid user name)
+
 @patch
 def register(self: UserStore, name: str, password: str) -> None:
-    "Add user `name`, the password checked against the rules for new passwords."
-    self.add(check_user_name(name), check_new_password(password))
+    "Add user `name` (the rules for new passwords apply); sign-ups are throttled, all names together."
+    check_user_name(name); check_new_password(password)
+    try: self.throttle.begin(REGISTRATIONS)
+    except LoginThrottled as e: raise TradebotError(f"too many registrations just now: try again in {e.seconds} s") from None
+    try: self.add(name, password)
+    except TradebotError as e:
+        if 'is taken' not in str(e): raise
+        raise TradebotError('that user name cannot be registered: choose another') from None
 
 # %% ../../nbs/80_users.ipynb #c0061
 @patch

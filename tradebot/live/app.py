@@ -123,7 +123,7 @@ def decisions(self: LiveSystem, limit: int=100) -> list:
 def account(self: LiveSystem) -> dict: return self.broker.snapshot()
 
 @patch
-def trades(self: LiveSystem) -> list: return list(self.broker.trades)
+def trades(self: LiveSystem, limit: int=1000) -> list: return list(self.broker.trades)[-max(1, int(limit)):]
 
 @patch
 def orders(self: LiveSystem, limit: int=50) -> list: return self.runner.journal.orders(limit) if self.runner.journal is not None else []

@@ -75,7 +75,8 @@ ORDER_TABLES = (
     "CREATE TABLE IF NOT EXISTS executions (exec_id TEXT PRIMARY KEY, link_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, "
     "qty TEXT NOT NULL, price TEXT NOT NULL, fee TEXT NOT NULL, time_ms INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS order_events (id INTEGER PRIMARY KEY AUTOINCREMENT, link_id TEXT NOT NULL, time_ms INTEGER NOT NULL, "
-    "state TEXT NOT NULL, detail TEXT NOT NULL)")
+    "state TEXT NOT NULL, detail TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS orders_by_time ON orders (created_ms)")   # the trade log reads the newest orders
 
 class OrderJournal(PaperJournal):
     "The real orders' SQLite journal (one per environment), on top of the paper journal's tables."

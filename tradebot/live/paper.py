@@ -63,7 +63,9 @@ JOURNAL_TABLES = (
     "CREATE TABLE IF NOT EXISTS equity (id INTEGER PRIMARY KEY AUTOINCREMENT, symbol TEXT NOT NULL, bar_ts INTEGER NOT NULL, equity REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS account (symbol TEXT PRIMARY KEY, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL)")
+    "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS intents_by_time ON intents (created_ms)",   # the trade log reads the newest orders
+    "CREATE INDEX IF NOT EXISTS fills_by_intent ON fills (intent_id)")
 
 class JournalError(TradebotError):
     "The journal could not write or read: the caller must fail closed (no order, HALT)."

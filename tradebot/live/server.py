@@ -47,7 +47,7 @@ class Backend(Protocol):
     def status(self) -> dict: ...
     def health(self) -> dict: ...  # components {'name': {'state': 'ok'|'degraded'|'down', ...}}, tick ages, loop's last run
     def account(self) -> dict: ...
-    def trades(self) -> list: ...
+    def trades(self, limit: int) -> list: ...  # the newest `limit` closed trades, oldest first
     def orders(self, limit: int) -> list: ...  # the newest `limit` orders (orderLinkId, exchange id, status), newest first
     async def set_models(self, runs: list) -> dict: ...
     async def start(self) -> dict: ...
@@ -357,7 +357,9 @@ def add_read_routes(app: FastAPI, backend: Backend, hub: EventHub, history_cap: 
     async def decisions(limit: Annotated[int, Query(ge=1, le=1000)]=100): return backend.decisions(limit)
     @app.get('/orders', dependencies=guard)
     async def orders(limit: Annotated[int, Query(ge=1, le=1000)]=50): return backend.orders(limit)
-    for name in ('status', 'account', 'trades'): app.get(f'/{name}', dependencies=guard)(on_loop(getattr(backend, name)))
+    @app.get('/trades', dependencies=guard)
+    async def trades(limit: Annotated[int, Query(ge=1, le=10_000)]=1000): return backend.trades(limit)
+    for name in ('status', 'account'): app.get(f'/{name}', dependencies=guard)(on_loop(getattr(backend, name)))
 
 # %% ../../nbs/68_server.ipynb #c0091
 def add_command_routes(app: FastAPI, backend: Backend, tickets: TicketBook, guard: list):
