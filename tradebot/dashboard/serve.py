@@ -17,6 +17,7 @@ from fastcore.basics import patch
 import tradebot
 from ..config import TradebotError, home_dir, home_path, load_config
 from ..net import is_loopback
+from .app import background_priority
 
 # %% auto #0
 __all__ = ['PREHEATED', 'OFFLINE_TEMPLATE', 'CDN_LINK', 'CULLER_CLASS', 'CULLING', 'KERNEL_ENV', 'NO_KERNEL', 'LEARNING_ALGOS',
@@ -204,7 +205,8 @@ class ServiceProcess:
         self.process = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=self._lower_priority)
 
-    def _lower_priority(self): os.nice(self.niceness)
+    def _lower_priority(self):   # in the child, in its new session: the niceness must reach the session's autogroup too
+        if self.niceness: background_priority(self.niceness)
 
     def output(self) -> str:
         "Everything the process wrote so far."

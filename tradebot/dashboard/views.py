@@ -128,12 +128,13 @@ def call_later(delay: float, callback):
 class PriceChart:
     "A plotly FigureWidget of one symbol's price: stored bars plus live ticks, windowed, thinned and coalesced."
     def __init__(self, symbol: str='BTCUSDT', timeframe: str='1W', # which symbol; the window shown first
-                 min_redraw_s: float=0.25, max_points: int=2000, keep: int=50_000, # redraw spacing; points per trace; ticks kept
+                 min_redraw_s: float=0.25, points_every_s: float=1.0, # seconds between title updates; between line redraws
+                 max_points: int=600, keep: int=50_000,             # points per trace drawn; ticks kept
                  monotonic=time.monotonic, schedule=call_later): # injected clock (s) and schedule(delay, callback)
-        self.symbol, self.min_redraw_s, self.max_points, self.keep = symbol, min_redraw_s, max_points, keep
+        self.symbol, self.min_redraw_s, self.points_every_s, self.max_points, self.keep = symbol, min_redraw_s, points_every_s, max_points, keep
         self.monotonic, self.schedule = monotonic, schedule
         self.ts, self.prices, self.source, self.newest_tick = [], [], None, None
-        self.dirty, self.last_draw, self.pending, self.draws = False, None, None, 0
+        self.dirty, self.last_draw, self.last_title, self.pending, self.points_pending, self.draws = False, None, None, None, None, 0
         trace = go.Scatter(x=[], y=[], mode='lines', name=symbol)   # in the widget's first state: a trace added later is lost when no page is attached yet (Voila preheat)
         self.figure = go.FigureWidget(data=[trace], layout=dict(template=THEMES['dark'], height=380, showlegend=False, xaxis=dict(type='date'),
                                                                 margin=dict(l=50, r=20, t=50, b=40), title=dict(text=f'{symbol} · no data')))
@@ -163,6 +164,7 @@ def redraw(self: PriceChart):
         self.figure.data[0].x, self.figure.data[0].y = ts[kept].astype('datetime64[ms]').astype(str).tolist(), prices[kept]   # ISO times: the browser's date axis reads them (a numpy array of them does not arrive)
         self.figure.layout.title.text = self.title()
     self.dirty, self.last_draw, self.draws = False, self.monotonic(), self.draws + 1
+    self.last_title = self.last_draw
 
 # %% ../../nbs/82_views.ipynb #c0029
 @patch
@@ -181,16 +183,25 @@ def set_history(self: PriceChart, rows: list, source_label: str='backend'): self
 # %% ../../nbs/82_views.ipynb #c0032
 @patch
 def request_redraw(self: PriceChart):
-    "Redraw now if the last draw is `min_redraw_s` old, else once at the end of the interval."
-    wait = 0 if self.last_draw is None else self.min_redraw_s - (self.monotonic() - self.last_draw)
-    if wait <= 0: return self.redraw()
-    self.dirty = True
-    if self.pending is None: self.pending = self.schedule(wait, self.flush)
+    "Show the newest tick in the title within `min_redraw_s`, and the points within `points_every_s`."
+    self.dirty, now = True, self.monotonic()
+    if self.last_draw is None or now - self.last_draw >= self.points_every_s: return self.redraw()
+    if self.pending is None:
+        wait = self.min_redraw_s - (now - self.last_title)
+        if wait <= 0: self.draw_title()
+        else: self.pending = self.schedule(wait, self.draw_title)
+    if self.points_pending is None: self.points_pending = self.schedule(self.points_every_s - (now - self.last_draw), self.flush)
+
+@patch
+def draw_title(self: PriceChart):
+    "The title now (one small message): the newest tick's price and time."
+    self.pending, self.last_title = None, self.monotonic()
+    self.figure.layout.title.text = self.title()
 
 @patch
 def flush(self: PriceChart):
-    "Draw what is pending now."
-    self.pending = None
+    "Draw the points and the title if ticks are waiting."
+    self.points_pending = None
     if self.dirty: self.redraw()
 
 # %% ../../nbs/82_views.ipynb #c0033
