@@ -117,13 +117,17 @@ def test_python_dash_m_is_the_same_cli():
     assert_one_line_error(proc, "unknown config key 'seeed'")
 
 
-def test_commands_not_built_yet_say_so():
-    for name in ('dashboard', 'users'):
-        helped = tradebot(name, '--help')
-        assert helped.returncode == 0 and 'Not available yet' in helped.stdout, helped.stdout
-        proc = tradebot(name)
-        assert_one_line_error(proc, f"'tradebot {name}' is not available yet", 'available: download, preprocess')
-        assert 'SPEC' not in proc.stderr, proc.stderr
+def test_dashboard_and_users_commands(tmp_path):
+    helped = tradebot('dashboard', '--help')
+    assert helped.returncode == 0 and '--demo' in helped.stdout and '--backend' in helped.stdout, helped.stdout
+    users = tmp_path/'users.json'
+    exe = shutil.which('tradebot', path=str(Path(sys.executable).parent)) or 'tradebot'
+    added = subprocess.run([exe, 'users', 'add', 'alice', '--password-stdin', '--file', str(users)], input='a long password\n',
+                           capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0 and 'a long password' not in users.read_text() + added.stdout + added.stderr, added
+    assert tradebot('users', 'list', '--file', users).stdout.split() == ['alice']
+    refused = tradebot('users', 'add', 'bad name!', '--password-stdin', '--file', users)
+    assert refused.returncode != 0 and 'Traceback' not in refused.stderr and 'user name' in refused.stderr, refused
 
 
 def test_pipeline_flags_in_help():
