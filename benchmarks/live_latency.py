@@ -16,7 +16,7 @@ cap, strategy started, so every changed vote becomes an order intent submitted t
    wraps the callback); t1 = time.monotonic() right after the runner published that bar's decision record
    (`runner.publish`, called by `record` after `send` submitted the intent to the broker and after the journal
    write). Latency = t1 - t0 for the first `--bars` decisions after warm-up. The runner's own `latency_ms`
-   (decide start -> record) and the time spent inside `feature_rows`, `council.decide_async` and `send` (wrapped on
+   (decide start -> record) and the time spent inside `feature_rows`, the council's ballot (`send_votes` to `gather_votes`) and `send` (wrapped on
    the instance, perf_counter) are shown as info; `--profile` adds a cProfile of the phase (event-loop thread only).
 2. fan-out (same phase): every ticker event on the bus carries `received` = time.monotonic() of the tick's
    arrival in the PriceCache; each client notes time.monotonic() when `recv()` returns it (CLOCK_MONOTONIC is the
@@ -142,24 +142,26 @@ class Probe:
             if self.active and t0 is not None and rec['mode'] == 'bar_close' and rec['votes']:
                 self.latencies.append(1000 * (t1 - t0)); self.records.append(rec)
         system.feed.on_kline, runner.publish = timed_on_kline, timed_publish
-        self.stages = {'features': [], 'council': [], 'send': []}   # ms inside feature_rows (its thread), decide_async, send
+        self.stages = {'features': [], 'council': [], 'send': []}   # ms inside feature_rows, send_votes -> gather_votes, send
         runner.feature_rows = self.timed('features', runner.feature_rows)
-        runner.council.decide_async = self.timed('council', runner.council.decide_async, awaited=True)
+        send_votes, gather_votes, council = runner.council.send_votes, runner.council.gather_votes, runner.council
+        def timed_send_votes(*args, **kwargs):
+            ballot = send_votes(*args, **kwargs); ballot.sent = time.perf_counter(); return ballot
+        async def timed_gather_votes(ballot, *args, **kwargs):
+            try: return await gather_votes(ballot, *args, **kwargs)
+            finally:
+                if self.active: self.stages['council'].append(1000 * (time.perf_counter() - ballot.sent))
+        council.send_votes, council.gather_votes = timed_send_votes, timed_gather_votes
         runner.send = self.timed('send', runner.send)
 
-    def timed(self, stage: str, fn, awaited: bool = False):
+    def timed(self, stage: str, fn):
         "`fn` (a bound method, wrapped on the instance) noting its duration in `self.stages[stage]` while active."
-        def note(start):
-            if self.active: self.stages[stage].append(1000 * (time.perf_counter() - start))
         def plain(*args, **kwargs):
             start = time.perf_counter()
             try: return fn(*args, **kwargs)
-            finally: note(start)
-        async def coroutine(*args, **kwargs):
-            start = time.perf_counter()
-            try: return await fn(*args, **kwargs)
-            finally: note(start)
-        return coroutine if awaited else plain
+            finally:
+                if self.active: self.stages[stage].append(1000 * (time.perf_counter() - start))
+        return plain
 
 
 class TickerCount:
@@ -356,7 +358,7 @@ def table(results: dict, args) -> str:
     row('loop jitter, tick_s 1 s, pure-Python 0.2 s burst thread', lambda r: r['jitter']['python']['jitter'], TARGETS['jitter'])
     row("runner's own latency_ms (decide start -> record)", lambda r: r['decide']['runner_ms'])
     row("  of which `feature_rows` (on the loop)", lambda r: r['decide']['features'])
-    row("  of which `council.decide_async` (3 models, thread pool)", lambda r: r['decide']['council'])
+    row("  of which the council's ballot (3 models, thread pool: `send_votes` -> `gather_votes`)", lambda r: r['decide']['council'])
     row("  of which `send` (guards, broker.submit, record + journal)", lambda r: r['decide']['send'])
     row('fan-out during the pbkdf2 / jitter phase', lambda r: r['jitter']['pbkdf2']['fanout'])
     row('fan-out during the pure-Python / jitter phase', lambda r: r['jitter']['python']['fanout'])

@@ -15,9 +15,9 @@ from .config import TradebotError, home_path
 
 # %% auto #0
 __all__ = ['RAW_COLUMNS', 'SPLITS', 'FEATURE_VERSION', 'MarketData', 'synthetic_ohlcv', 'log_return', 'sma', 'ema', 'wilder',
-           'rsi', 'macd', 'true_range', 'atr', 'rolling_volatility', 'feature_columns', 'compute_features',
-           'warmup_bars', 'chronological_split', 'FeatureScaler', 'make_market_data', 'dataset_key', 'Dataset',
-           'prepare_dataset', 'load_dataset', 'load_market_data', 'summarize_dataset']
+           'rsi', 'macd', 'true_range', 'atr', 'rolling_volatility', 'feature_columns', 'feature_arrays',
+           'compute_features', 'warmup_bars', 'chronological_split', 'FeatureScaler', 'make_market_data', 'dataset_key',
+           'Dataset', 'prepare_dataset', 'load_dataset', 'load_market_data', 'summarize_dataset']
 
 # %% ../nbs/02_features.ipynb #c0005
 def _check_array(name, arr, dtype, shape):
@@ -180,14 +180,11 @@ def feature_columns(feature_cfg: dict) -> list:
 RAW_COLUMNS = ['open', 'high', 'low', 'close', 'atr']
 
 # %% ../nbs/02_features.ipynb #c0055
-def compute_features(ohlcv: pd.DataFrame, # OHLCV frame with a timestamp index
-                     feature_cfg: dict     # the `features:` config section
-                    ) -> pd.DataFrame:
-    "Model features (`feature_columns`) plus raw `open, high, low, close, atr`; warm-up rows are NaN."
+def feature_arrays(o, h, l, c,          # open, high, low, close: float64 arrays, oldest first
+                   feature_cfg: dict,   # the `features:` config section
+                  ) -> dict:
+    "The columns of `compute_features` as arrays (name -> float64 array), without pandas: the live runner's path."
     fc = _check_feature_cfg(feature_cfg)
-    missing = [c for c in ['open', 'high', 'low', 'close'] if c not in ohlcv.columns]
-    if missing: raise TradebotError(f"compute_features: OHLCV frame lacks column(s) {missing}")
-    o, h, l, c = (ohlcv[k].to_numpy(dtype=np.float64) for k in ['open', 'high', 'low', 'close'])
     cols = {'log_return': log_return(c)}
     cols.update({f'close_sma_{n}': c/sma(c, n) - 1 for n in fc['sma_windows']})
     cols.update({f'close_ema_{n}': c/ema(c, n) - 1 for n in fc['ema_windows']})
@@ -196,10 +193,19 @@ def compute_features(ohlcv: pd.DataFrame, # OHLCV frame with a timestamp index
     cols.update(macd=line/c, macd_signal=signal/c, macd_hist=hist/c)
     average_range = atr(h, l, c, fc['atr_window'])
     cols.update(atr_pct=average_range/c, volatility=rolling_volatility(cols['log_return'], fc['volatility_window']))
-    cols.update(open=o, high=h, low=l, close=c, atr=average_range)
-    return pd.DataFrame(cols, index=ohlcv.index)
+    return cols | dict(open=o, high=h, low=l, close=c, atr=average_range)
 
 # %% ../nbs/02_features.ipynb #c0058
+def compute_features(ohlcv: pd.DataFrame, # OHLCV frame with a timestamp index
+                     feature_cfg: dict     # the `features:` config section
+                    ) -> pd.DataFrame:
+    "Model features (`feature_columns`) plus raw `open, high, low, close, atr`; warm-up rows are NaN."
+    missing = [c for c in ['open', 'high', 'low', 'close'] if c not in ohlcv.columns]
+    if missing: raise TradebotError(f"compute_features: OHLCV frame lacks column(s) {missing}")
+    ohlc = (ohlcv[k].to_numpy(dtype=np.float64) for k in ['open', 'high', 'low', 'close'])
+    return pd.DataFrame(feature_arrays(*ohlc, feature_cfg), index=ohlcv.index)
+
+# %% ../nbs/02_features.ipynb #c0061
 def warmup_bars(feature_cfg: dict) -> int:
     "Index of the first row where every feature is finite (= number of warm-up rows)."
     fc = _check_feature_cfg(feature_cfg)
@@ -207,7 +213,7 @@ def warmup_bars(feature_cfg: dict) -> int:
     return max([1, fc['rsi_window'], macd_signal, fc['atr_window'] - 1, fc['volatility_window'],
                 *[n - 1 for n in fc['sma_windows']], *[n - 1 for n in fc['ema_windows']]])
 
-# %% ../nbs/02_features.ipynb #c0064
+# %% ../nbs/02_features.ipynb #c0067
 SPLITS = ['train', 'val', 'test']
 
 def _split_sizes(n_rows: int, split_cfg: dict) -> list:
@@ -219,7 +225,7 @@ def _split_sizes(n_rows: int, split_cfg: dict) -> list:
     n_train = round(n_rows*fractions[0]); n_val = round(n_rows*(fractions[0] + fractions[1])) - n_train
     return [n_train, n_val, n_rows - n_train - n_val]
 
-# %% ../nbs/02_features.ipynb #c0066
+# %% ../nbs/02_features.ipynb #c0069
 def chronological_split(features_df: pd.DataFrame, # output of `compute_features`
                         split_cfg: dict             # the `split:` config section
                        ) -> dict:
@@ -236,7 +242,7 @@ def chronological_split(features_df: pd.DataFrame, # output of `compute_features
     edges = np.cumsum([0, *sizes])
     return {name: body.iloc[edges[i]:edges[i+1]] for i, name in enumerate(SPLITS)}
 
-# %% ../nbs/02_features.ipynb #c0069
+# %% ../nbs/02_features.ipynb #c0072
 class FeatureScaler:
     "Per-feature standardisation fitted on training rows, clipped to ±clip, output float32."
     def __init__(self, feature_names: list, mean=None, std=None, clip: float = 10.0):
@@ -244,7 +250,7 @@ class FeatureScaler:
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.std = None if std is None else np.asarray(std, dtype=np.float64)
 
-# %% ../nbs/02_features.ipynb #c0072
+# %% ../nbs/02_features.ipynb #c0075
 @patch
 def _matrix(self: FeatureScaler, X, action) -> np.ndarray:
     if isinstance(X, pd.DataFrame):
@@ -256,7 +262,7 @@ def _matrix(self: FeatureScaler, X, action) -> np.ndarray:
         raise TradebotError(f"FeatureScaler.{action}: expected (T, {len(self.feature_names)}) or ({len(self.feature_names)},), got {X.shape}")
     return X
 
-# %% ../nbs/02_features.ipynb #c0074
+# %% ../nbs/02_features.ipynb #c0077
 @patch
 def fit(self: FeatureScaler, X) -> FeatureScaler:
     "Learn mean and std (ddof=0, floored at 1e-8) from the rows of `X` (train only!)."
@@ -265,7 +271,7 @@ def fit(self: FeatureScaler, X) -> FeatureScaler:
     self.mean, self.std = X.mean(axis=0), np.maximum(X.std(axis=0), 1e-8)
     return self
 
-# %% ../nbs/02_features.ipynb #c0076
+# %% ../nbs/02_features.ipynb #c0079
 @patch
 def transform(self: FeatureScaler, X) -> np.ndarray:
     "Scale a `(T, F)` matrix or a `(F,)` row; float32, clipped to ±clip."
@@ -273,7 +279,7 @@ def transform(self: FeatureScaler, X) -> np.ndarray:
     X = self._matrix(X, 'transform')
     return np.clip((X - self.mean)/self.std, -self.clip, self.clip).astype(np.float32)
 
-# %% ../nbs/02_features.ipynb #c0079
+# %% ../nbs/02_features.ipynb #c0082
 @patch
 def to_dict(self: FeatureScaler) -> dict:
     "JSON-ready state."
@@ -285,7 +291,7 @@ def from_dict(cls: FeatureScaler, state: dict) -> FeatureScaler:
     try: return cls(state['feature_names'], state['mean'], state['std'], state.get('clip', 10.0))
     except KeyError as e: raise TradebotError(f"FeatureScaler: saved state lacks {e}") from None
 
-# %% ../nbs/02_features.ipynb #c0081
+# %% ../nbs/02_features.ipynb #c0084
 @patch
 def save(self: FeatureScaler, path) -> Path:
     "Write the scaler as JSON."
@@ -297,7 +303,7 @@ def load(cls: FeatureScaler, path) -> FeatureScaler:
     try: return cls.from_dict(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as e: raise TradebotError(f"{path}: cannot read scaler ({e})") from None
 
-# %% ../nbs/02_features.ipynb #c0086
+# %% ../nbs/02_features.ipynb #c0089
 def make_market_data(frame: pd.DataFrame,       # `compute_features` rows without NaN
                      scaler: FeatureScaler,     # fitted on train; defines the feature order
                      symbol: str, split: str) -> MarketData:
@@ -308,7 +314,7 @@ def make_market_data(frame: pd.DataFrame,       # `compute_features` rows withou
     return MarketData(symbol=symbol, split=split, timestamps=timestamps, **raw_arrays,
                       features=scaler.transform(frame[scaler.feature_names]), feature_names=list(scaler.feature_names))
 
-# %% ../nbs/02_features.ipynb #c0089
+# %% ../nbs/02_features.ipynb #c0092
 FEATURE_VERSION = 1
 
 def dataset_key(ohlcv: pd.DataFrame, cfg: dict) -> str:
@@ -321,7 +327,7 @@ def dataset_key(ohlcv: pd.DataFrame, cfg: dict) -> str:
     digest.update(json.dumps(settings_, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
-# %% ../nbs/02_features.ipynb #c0091
+# %% ../nbs/02_features.ipynb #c0094
 @dataclass
 class Dataset:
     "A prepared dataset: one `MarketData` per split, the train-fitted scaler, and its content key."
@@ -331,7 +337,7 @@ class Dataset:
     key: str                  # `dataset_key` of the inputs
     from_cache: bool = False  # True when read from the cache folder
 
-# %% ../nbs/02_features.ipynb #c0094
+# %% ../nbs/02_features.ipynb #c0097
 def _build_dataset(ohlcv, cfg, key, scaler: FeatureScaler|None=None) -> Dataset:
     "Features → split → scaler fitted on train (unless one is given) → MarketData per split."
     names = feature_columns(cfg['features'])
@@ -341,7 +347,7 @@ def _build_dataset(ohlcv, cfg, key, scaler: FeatureScaler|None=None) -> Dataset:
     splits = {name: make_market_data(part, scaler, cfg['data']['symbol'], name) for name, part in parts.items()}
     return Dataset(splits, scaler, names, key)
 
-# %% ../nbs/02_features.ipynb #c0097
+# %% ../nbs/02_features.ipynb #c0100
 _ARRAYS = ['timestamps', *RAW_COLUMNS, 'features']
 
 def _save_cached(ds: Dataset, folder: Path):
@@ -357,7 +363,7 @@ def _save_cached(ds: Dataset, folder: Path):
     try: tmp.rename(folder)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)   # another process wrote the same key first
 
-# %% ../nbs/02_features.ipynb #c0099
+# %% ../nbs/02_features.ipynb #c0102
 def _load_cached(folder: Path) -> Dataset:
     "Read a dataset written by `_save_cached`."
     try:
@@ -370,7 +376,7 @@ def _load_cached(folder: Path) -> Dataset:
     except (OSError, KeyError, ValueError) as e:
         raise TradebotError(f"{folder}: unreadable dataset cache ({e}); delete the folder to rebuild it") from None
 
-# %% ../nbs/02_features.ipynb #c0101
+# %% ../nbs/02_features.ipynb #c0104
 def prepare_dataset(ohlcv: pd.DataFrame,  # validated OHLCV frame (`tradebot.data`)
                     cfg: dict,            # full config: uses `features`, `split` and `data.symbol`
                     cache_dir=None,       # folder for cached datasets (D8); None = no cache
@@ -387,7 +393,7 @@ def prepare_dataset(ohlcv: pd.DataFrame,  # validated OHLCV frame (`tradebot.dat
     if folder is not None: folder.parent.mkdir(parents=True, exist_ok=True); _save_cached(ds, folder)
     return ds
 
-# %% ../nbs/02_features.ipynb #c0106
+# %% ../nbs/02_features.ipynb #c0109
 def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
                  cache: bool = True, # use the raw-download and processed-dataset caches
                  csv_path=None,      # CSV file for `data.source: csv` (overrides `data.csv_path`)
@@ -398,13 +404,13 @@ def load_dataset(cfg: dict,          # full config (`data`, `features`, `split`)
     cache_dir = home_path(cfg['data']['processed_dir']) if cache else None
     return prepare_dataset(fetch_ohlcv(cfg['data'], csv_path=csv_path, cache=cache), cfg, cache_dir=cache_dir, scaler=scaler)
 
-# %% ../nbs/02_features.ipynb #c0108
+# %% ../nbs/02_features.ipynb #c0111
 def load_market_data(cfg: dict, split: str = 'train', cache: bool = True, csv_path=None) -> MarketData:
     "One split ('train', 'val', 'test') of the configured dataset."
     if split not in SPLITS: raise TradebotError(f"unknown split {split!r}: expected one of {SPLITS}")
     return load_dataset(cfg, cache=cache, csv_path=csv_path).splits[split]
 
-# %% ../nbs/02_features.ipynb #c0110
+# %% ../nbs/02_features.ipynb #c0113
 def summarize_dataset(ds: Dataset) -> pd.DataFrame:
     "Rows and first/last timestamp per split."
     rows = {name: {'rows': len(md), 'start': pd.Timestamp(md.timestamps[0], tz='UTC') if len(md) else pd.NaT,

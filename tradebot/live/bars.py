@@ -124,6 +124,12 @@ def __len__(self: LiveBars) -> int: return len(self.starts)
 
 # %% ../../nbs/63_bars.ipynb #c0035
 @patch
+def tail(self: LiveBars, rows: int) -> np.ndarray:
+    "The newest `rows` bars (or all held) as a float64 `(rows, 5)` array of open, high, low, close, volume."
+    return np.array(self.values[-rows:] if rows > 0 else [], dtype=np.float64).reshape(-1, 5)
+
+# %% ../../nbs/63_bars.ipynb #c0038
+@patch
 def on_kline(self: LiveBars, frame: KlineFrame) -> list:
     "Add the confirmed candles of a kline push; returns the start times (ms) of the new bars."
     try: kind, interval, symbol = parse_topic(frame.topic)
@@ -135,7 +141,7 @@ def on_kline(self: LiveBars, frame: KlineFrame) -> list:
         if self.add(candle.start, (candle.open, candle.high, candle.low, candle.close, candle.volume)): new.append(candle.start)
     return new
 
-# %% ../../nbs/63_bars.ipynb #c0038
+# %% ../../nbs/63_bars.ipynb #c0041
 def kline_router(bars_by_symbol: dict):
     "An `on_kline(frame)` callback sending each push to `bars_by_symbol[symbol]` (others are ignored)."
     def on_kline(frame: KlineFrame) -> list:
@@ -143,7 +149,7 @@ def kline_router(bars_by_symbol: dict):
         return [] if target is None else target.on_kline(frame)
     return on_kline
 
-# %% ../../nbs/63_bars.ipynb #c0041
+# %% ../../nbs/63_bars.ipynb #c0044
 @patch
 def warm_up(self: LiveBars, get_json, # get_json(path, params) -> body, e.g. `rest_getter(url)`
             bars: int=WARMUP_BARS, category: str='linear') -> int:
@@ -157,7 +163,7 @@ def backfill(self: LiveBars, get_json, category: str='linear') -> int:
     recent = fetch_closed_klines(get_json, self.symbol, self.interval, 1000, category)
     return self.extend(recent[pd.DatetimeIndex(recent.index).as_unit('ms').asi8 > self.starts[-1]])
 
-# %% ../../nbs/63_bars.ipynb #c0044
+# %% ../../nbs/63_bars.ipynb #c0047
 @patch
 def merge(self: LiveBars, ohlcv: pd.DataFrame) -> list:
     "Add the bars of `ohlcv` wherever they fall in time (held bars win on a tie); returns the new starts, in order."
@@ -169,7 +175,7 @@ def merge(self: LiveBars, ohlcv: pd.DataFrame) -> list:
     self.values = [held[s] for s in self.starts]
     return sorted(s for s in new if s >= self.starts[0])
 
-# %% ../../nbs/63_bars.ipynb #c0047
+# %% ../../nbs/63_bars.ipynb #c0050
 @patch
 def features(self: LiveBars, feature_cfg: dict) -> pd.DataFrame:
     "`compute_features` of the bars held (model features plus raw open, high, low, close, atr)."

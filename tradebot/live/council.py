@@ -4,7 +4,7 @@
 
 # %% ../../nbs/65_council.ipynb #c0002
 from __future__ import annotations
-import asyncio, math
+import asyncio, concurrent.futures, math, threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ __all__ = ['EXCHANGE_SYMBOLS', 'HOLD', 'BUY', 'SELL', 'ACTION_NAMES', 'CONTINUOU
            'CouncilError', 'exchange_symbol', 'exchange_interval', 'CouncilMember', 'read_member_files',
            'check_trade_target', 'load_member', 'member_account_state', 'member_observation', 'live_observation',
            'continuous_vote', 'Vote', 'action_box', 'read_action', 'member_vote', 'quorum_size', 'tally',
-           'CouncilDecision', 'check_members', 'Council', 'council_observations', 'check_council_markets',
+           'CouncilDecision', 'check_members', 'Council', 'council_observations', 'Ballot', 'check_council_markets',
            'CouncilPlayer', 'CouncilBacktest', 'council_backtest']
 
 # %% ../../nbs/65_council.ipynb #c0008
@@ -247,7 +247,7 @@ class Council:
         self.quorum, self.threshold = float(quorum), float(threshold)
         self.symbol, self.interval = self.members[0].symbol, self.members[0].interval
         self.max_window = max(m.window for m in self.members)   # bars of features the first decision needs
-        self._running = {}   # member name -> Future of its last `decide_async` call
+        self._running = {}   # member name -> Future of its last `send_votes` call
 
 # %% ../../nbs/65_council.ipynb #c0065
 @patch
@@ -270,31 +270,61 @@ def council_observations(council: Council, bars: LiveBars, # the council's symbo
     return {m.name: live_observation(m, bars, member_account_state(m, units, price, equity, entry_price, bars_in_trade)) for m in council.members}
 
 # %% ../../nbs/65_council.ipynb #c0071
-def _finished_vote(name: str, future, waited) -> Vote:
-    "The vote in `future` (a concurrent future), or 'late'; `waited` is its asyncio wrapper, cancelled if late."
-    if not future.done(): waited.cancel(); return Vote(name, None, None, 'late')   # also cancels a call not yet started
-    try: return future.result()
-    except Exception as e: return Vote(name, None, None, f"error: {type(e).__name__}: {e}")
+class Ballot:
+    "One decision's votes in flight: each member's future (or its abstention), and `ready`, resolved when the last is in."
+    def __init__(self, loop, votes: dict, futures: dict):
+        self.loop, self.votes, self.futures = loop, votes, futures   # name -> Vote (abstained); name -> concurrent future
+        self.ready, self._left, self._lock = loop.create_future(), len(futures), threading.Lock()
+        for future in futures.values(): future.add_done_callback(self._member_done)
+        if not futures: self.ready.set_result(None)
 
+    def _member_done(self, future):   # in the worker thread (or here, if already done)
+        with self._lock: self._left -= 1; last = self._left == 0
+        if not last: return
+        try: self.loop.call_soon_threadsafe(self._resolve)
+        except RuntimeError: pass   # the loop closed while a late model was still running: nobody waits
+
+    def _resolve(self):
+        if not self.ready.done(): self.ready.set_result(None)
+
+# %% ../../nbs/65_council.ipynb #c0074
 @patch
-async def decide_async(self: Council, observations: dict,
-                       executor,               # a concurrent.futures executor (a ThreadPoolExecutor)
-                       deadline_s: float=0.8,  # seconds to wait for the members
-                      ) -> CouncilDecision:
-    "`decide` with every model in `executor`: late members abstain 'late', members still busy 'busy'."
-    votes, pending = {}, {}
+def send_votes(self: Council, observations: dict,
+               executor,             # a concurrent.futures executor (a ThreadPoolExecutor)
+               grace_s: float=0.0,   # wait up to this long for the votes, blocking the caller (releases the GIL)
+              ) -> Ballot:
+    "Start every member's `member_vote` in `executor`; members without an observation or still busy abstain at once."
+    votes, futures = {}, {}
     for m in self.members:
         running = self._running.get(m.name)
         if m.name not in observations: votes[m.name] = Vote(m.name, None, None, 'no_observation')
         elif running is not None and not running.done(): votes[m.name] = Vote(m.name, None, None, 'busy')
-        else:
-            self._running[m.name] = future = executor.submit(member_vote, m, observations[m.name], self.threshold)
-            pending[m.name] = future, asyncio.wrap_future(future)
-    if pending: await asyncio.wait([waited for _, waited in pending.values()], timeout=deadline_s)
-    votes |= {name: _finished_vote(name, *futures) for name, futures in pending.items()}
+        else: self._running[m.name] = futures[m.name] = executor.submit(member_vote, m, observations[m.name], self.threshold)
+    if futures and grace_s > 0: concurrent.futures.wait(list(futures.values()), timeout=grace_s)
+    return Ballot(asyncio.get_running_loop(), votes, futures)
+
+# %% ../../nbs/65_council.ipynb #c0077
+def _finished_vote(name: str, future) -> Vote:
+    "The vote in `future` (a concurrent future), or 'late' (a call not yet started is cancelled)."
+    if not future.done(): future.cancel(); return Vote(name, None, None, 'late')
+    try: return future.result()
+    except Exception as e: return Vote(name, None, None, f"error: {type(e).__name__}: {e}")
+
+@patch
+async def gather_votes(self: Council, ballot: Ballot, deadline_s: float=0.8) -> CouncilDecision:
+    "The decision of `ballot`, once every member answered or `deadline_s` passed."
+    timer = ballot.loop.call_later(deadline_s, ballot._resolve)
+    try: await ballot.ready
+    finally: timer.cancel()
+    votes = ballot.votes | {name: _finished_vote(name, future) for name, future in ballot.futures.items()}
     return self.result([votes[m.name] for m in self.members])
 
-# %% ../../nbs/65_council.ipynb #c0075
+@patch
+async def decide_async(self: Council, observations: dict, executor, deadline_s: float=0.8) -> CouncilDecision:
+    "`decide` with every model in `executor`: late members abstain 'late', members still busy 'busy'."
+    return await self.gather_votes(self.send_votes(observations, executor), deadline_s)
+
+# %% ../../nbs/65_council.ipynb #c0081
 def check_council_markets(council: Council, markets: dict) -> MarketData:
     "Raise unless `markets` holds one MarketData per member over the same bars, with the member's features; returns the first."
     missing = [m.name for m in council.members if m.name not in markets]
@@ -307,7 +337,7 @@ def check_council_markets(council: Council, markets: dict) -> MarketData:
         check_agent_inputs({**m.agent.metadata, 'feature_names': m.feature_names}, market.feature_names, m.window, f"{m.name}'s market")
     return first
 
-# %% ../../nbs/65_council.ipynb #c0078
+# %% ../../nbs/65_council.ipynb #c0084
 class CouncilPlayer:
     "The council as an agent of the backtester's episode loop; records every decision and observation."
     algo = 'council'
@@ -330,7 +360,7 @@ class CouncilPlayer:
         for name, o in observations.items(): self.observations[name].append(o)
         return decision.action
 
-# %% ../../nbs/65_council.ipynb #c0080
+# %% ../../nbs/65_council.ipynb #c0086
 @dataclass
 class CouncilBacktest:
     "A council over stored bars: the backtest result and every decision with the members' observations."
@@ -344,7 +374,7 @@ class CouncilBacktest:
         rows = [{**{v.member: np.nan if v.action is None else v.action for v in d.votes}, 'action': d.action, 'reason': d.reason} for d in self.decisions]
         return pd.DataFrame(rows, index=pd.Index(self.bars, name='t'))
 
-# %% ../../nbs/65_council.ipynb #c0082
+# %% ../../nbs/65_council.ipynb #c0088
 def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, actions: list, notional: list) -> BacktestResult:
     "A BacktestResult from `_play_episode`'s output, as `backtest` builds it."
     arrays = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in ('equity', 'cash', 'position', 'exposure')}
@@ -354,7 +384,7 @@ def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, a
                                      cfg['data']['interval'], exposures=result.exposure)
     return result
 
-# %% ../../nbs/65_council.ipynb #c0083
+# %% ../../nbs/65_council.ipynb #c0089
 def council_backtest(council: Council,
                      markets: dict,   # member name -> its MarketData (same bars, scaled by its own scaler)
                      config: dict,    # merged config: env and risk rules, data.interval

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from fastcore.basics import patch
-import pandas as pd
+import numpy as np, pandas as pd
 from ..config import TradebotError
 from ..bybit.models import KlineFrame
-from ..features import compute_features
+from ..features import feature_arrays
 from ..env import target_units
 from .paper import json_ready
 from .prices import PriceCache, SlowSubscriber
@@ -23,7 +23,7 @@ from .council import ACTION_NAMES, CouncilDecision, member_observation
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'RISK_KEY', 'GuardRules', 'veto', 'next_tick', 'utc_iso', 'StrategyRunner', 'json_number']
+__all__ = ['log', 'VOTE_GRACE', 'RISK_KEY', 'GuardRules', 'veto', 'next_tick', 'utc_iso', 'StrategyRunner', 'json_number']
 
 # %% ../../nbs/67_runner.ipynb #c0006
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec='milliseconds').replace('+00:00', 'Z')
 
 # %% ../../nbs/67_runner.ipynb #c0017
+VOTE_GRACE = 0.002  # s the loop lends the GIL to the members before it awaits them: a council of three votes in ~0.3 ms
+
 class StrategyRunner:
     "Decides at bar close (and optionally every N seconds), guards at send time, feeds the broker every price."
     def __init__(self, council, broker, cache: PriceCache, bars: LiveBars,
@@ -88,9 +90,11 @@ class StrategyRunner:
                  wall=time.time, tick_s: float=1.0,          # wall clock (s); loop period (s)
                  decide_every: float|None=None,              # also decide every N s on the forming bar
                  deadline: float=0.8, executor=None,         # per-decision inference deadline (s); a thread pool
-                 keep: int=1000, publish=None):              # decisions kept; publish(event dict) for the server
+                 keep: int=1000, publish=None,               # decisions kept; publish(event dict) for the server
+                 vote_grace: float=VOTE_GRACE):              # the loop waits this long for the votes (`Council.send_votes`)
         self.council, self.broker, self.cache, self.bars, self.rules = council, broker, cache, bars, rules
         self.journal, self.wall, self.tick_s, self.decide_every, self.deadline = journal, wall, tick_s, decide_every, deadline
+        self.vote_grace = vote_grace
         self.symbol, self.monotonic, self.publish = bars.symbol, cache.monotonic, publish or (lambda event: None)
         self.executor = executor or ThreadPoolExecutor(max_workers=32, thread_name_prefix='council')  # threads start on demand
         self.decisions = deque(maxlen=keep)
@@ -131,7 +135,7 @@ def on_kline(self: StrategyRunner, frame: KlineFrame) -> list:
         if not candle.confirm and frame.topic.endswith(self.symbol): self.forming = candle
     new = self.bars.on_kline(frame)
     for start in new: self.mark(start)
-    if new: self.spawn(self.decide('bar_close', new[-1]))
+    if new: self.spawn(self.finish_decision(self.begin_decision('bar_close', new[-1])))
     return new
 
 @patch
@@ -157,18 +161,17 @@ def spawn(self: StrategyRunner, coroutine):
 # %% ../../nbs/67_runner.ipynb #c0023
 @patch
 def feature_rows(self: StrategyRunner, with_forming: bool=False) -> tuple:
-    "`({member: scaled rows of its window}, decision price, ATR, unscaled features of the decision bar)`."
-    frame, forming = self.bars.frame().iloc[-self.bars_needed:], self.forming
+    "`({member: scaled rows of its window}, decision price, ATR, {name: unscaled feature of the decision bar})`."
+    bars, forming = self.bars.tail(self.bars_needed), self.forming
     if with_forming and forming is not None and self.bars.starts and forming.start > self.bars.starts[-1]:
-        frame = pd.concat([frame, pd.DataFrame([[float(getattr(forming, k)) for k in frame.columns]], columns=frame.columns,
-                                                index=pd.DatetimeIndex([pd.Timestamp(forming.start, unit='ms', tz='UTC')], name=frame.index.name).as_unit('ns'))])
+        bars = np.vstack([bars, [float(getattr(forming, k)) for k in ('open', 'high', 'low', 'close', 'volume')]])
     computed, rows = {}, {}
     for m in self.council.members:
         key = repr(sorted(m.feature_cfg.items()))
-        if key not in computed: computed[key] = compute_features(frame, m.feature_cfg)
-        rows[m.name] = m.scaler.transform(computed[key][m.feature_names].to_numpy()[-m.window:])
-    last = computed[key].iloc[-1]
-    return rows, float(last['close']), float(last['atr']), last
+        if key not in computed: computed[key] = feature_arrays(*bars[:, :4].T, m.feature_cfg)
+        rows[m.name] = m.scaler.transform(np.column_stack([computed[key][name][-m.window:] for name in m.feature_names]))
+    last = {name: float(column[-1]) for name, column in computed[key].items()}
+    return rows, last['close'], last['atr'], last
 
 @patch(as_prop=True)
 def bars_needed(self: StrategyRunner) -> int:
@@ -177,23 +180,38 @@ def bars_needed(self: StrategyRunner) -> int:
 
 # %% ../../nbs/67_runner.ipynb #c0025
 @patch
-async def decide(self: StrategyRunner, mode: str='bar_close', # 'bar_close' or 'interval' (the forming bar)
-                 bar_start: int|None=None) -> dict:            # start (ms) of the closed bar decided on
-    "Ask the council, check the guards, submit the intent; returns the decision record."
+def begin_decision(self: StrategyRunner, mode: str='bar_close', # 'bar_close' or 'interval' (the forming bar)
+                   bar_start: int|None=None):                   # start (ms) of the closed bar decided on
+    "Build every member's observation and start the ballot; the decision record instead when there is nothing to ask."
     if self._deciding: return self.record(mode, bar_start, veto='busy: the previous decision is still running')
+    if len(self.bars) < self.bars_needed: return self.record(mode, bar_start, veto=f'warming_up ({len(self.bars)}/{self.bars_needed} bars)')
     self._deciding, started = True, self.monotonic()
     try:
-        if len(self.bars) < self.bars_needed: return self.record(mode, bar_start, veto=f'warming_up ({len(self.bars)}/{self.bars_needed} bars)')
         rows, price, atr, features = self.feature_rows(mode == 'interval')
         self.drain_quotes()
         observations = {m.name: member_observation(m, rows[m.name], self.broker.account_state(price, m.window)) for m in self.council.members}
-        if self.trace is not None: self.trace.append({'bar': bar_start, 'features': features, 'observations': observations})
-        decision = await self.council.decide_async(observations, self.executor, self.deadline)
-        return self.send(decision, mode, bar_start, price, atr, started)
+        if self.trace is not None: self.trace.append({'bar': bar_start, 'features': pd.Series(features), 'observations': observations})
+        return dict(mode=mode, bar_start=bar_start, price=price, atr=atr, started=started, ballot=self.council.send_votes(observations, self.executor, self.vote_grace))
+    except Exception as e:
+        self._deciding = False; self.fail_closed('decision', e)
+        return self.record(mode, bar_start, veto=f'error: {type(e).__name__}: {e}')
+
+@patch
+async def finish_decision(self: StrategyRunner, begun: dict) -> dict:
+    "Wait for the ballot of `begin_decision`, then `send`; returns the decision record."
+    if 'ballot' not in begun: return begun   # already a record
+    try:
+        decision = await self.council.gather_votes(begun['ballot'], self.deadline)
+        return self.send(decision, begun['mode'], begun['bar_start'], begun['price'], begun['atr'], begun['started'])
     except Exception as e:
         self.fail_closed('decision', e)
-        return self.record(mode, bar_start, veto=f'error: {type(e).__name__}: {e}')
+        return self.record(begun['mode'], begun['bar_start'], veto=f'error: {type(e).__name__}: {e}')
     finally: self._deciding = False
+
+@patch
+async def decide(self: StrategyRunner, mode: str='bar_close', bar_start: int|None=None) -> dict:
+    "Ask the council, check the guards, submit the intent; returns the decision record."
+    return await self.finish_decision(self.begin_decision(mode, bar_start))
 
 # %% ../../nbs/67_runner.ipynb #c0027
 @patch
