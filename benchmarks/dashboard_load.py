@@ -211,7 +211,8 @@ def start_simulator(home: Path, speed: float) -> subprocess.Popen:
     from tradebot.dashboard.serve import http_answers
     port = free_port()
     process = subprocess.Popen([EXE, 'sim', '--port', str(port), '--speed', str(speed)], cwd=home, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {'TRADEBOT_HOME': str(home)})
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {'TRADEBOT_HOME': str(home)},
+                               start_new_session=True)   # the exchange: a session (scheduler autogroup) of its own
     process.port = port
     try: wait_for(lambda: process.poll() is not None or http_answers(f'http://127.0.0.1:{port}/', 1.0), 60, 'simulator')
     except BaseException: process.kill(); raise
@@ -384,7 +385,7 @@ def run(args, home: Path) -> dict:
     out = {'load_start': os.getloadavg()[0]}
     simulator, live, server = start_simulator(home, args.speed), None, None
     try:
-        live = Live(home, sim_port=simulator.port, speed=args.speed, log_level='WARNING')
+        live = Live(home, sim_port=simulator.port, speed=args.speed, log_level='WARNING', start_new_session=True)   # as from its own terminal
         decisions, sampler, sim = Decisions(live.http), Sampler(live.proc.pid, simulator.pid, args.autogroup_nice), SimTicks(simulator.port)
         sim.start()
         wait_for(lambda: sum(r.get('latency_ms') is not None for r in decisions.records.values()) >= 3 or decisions.poll() < 0, 180, 'decisions', 0.5)

@@ -142,7 +142,7 @@ class Probe:
             if self.active and t0 is not None and rec['mode'] == 'bar_close' and rec['votes']:
                 self.latencies.append(1000 * (t1 - t0)); self.records.append(rec)
         system.feed.on_kline, runner.publish = timed_on_kline, timed_publish
-        self.stages = {'features': [], 'council': [], 'send': []}   # ms inside feature_rows, send_votes -> gather_votes, send
+        self.stages = {'features': [], 'council': [], 'send': [], 'mark': [], 'drain': []}   # ms inside feature_rows, send_votes -> gather_votes, send, mark, drain_quotes
         runner.feature_rows = self.timed('features', runner.feature_rows)
         send_votes, gather_votes, council = runner.council.send_votes, runner.council.gather_votes, runner.council
         def timed_send_votes(*args, **kwargs):
@@ -153,6 +153,7 @@ class Probe:
                 if self.active: self.stages['council'].append(1000 * (time.perf_counter() - ballot.sent))
         council.send_votes, council.gather_votes = timed_send_votes, timed_gather_votes
         runner.send = self.timed('send', runner.send)
+        runner.mark, runner.drain_quotes = self.timed('mark', runner.mark), self.timed('drain', runner.drain_quotes)
 
     def timed(self, stage: str, fn):
         "`fn` (a bound method, wrapped on the instance) noting its duration in `self.stages[stage]` while active."
@@ -360,6 +361,8 @@ def table(results: dict, args) -> str:
     row("  of which `feature_rows` (on the loop)", lambda r: r['decide']['features'])
     row("  of which the council's ballot (3 models, thread pool: `send_votes` -> `gather_votes`)", lambda r: r['decide']['council'])
     row("  of which `send` (guards, broker.submit, record + journal)", lambda r: r['decide']['send'])
+    row("before the decision: `mark` at bar close (broker + journal), per call", lambda r: r['decide']['mark'])
+    row("before the decision: `drain_quotes` (prices to the broker), per call", lambda r: r['decide']['drain'])
     row('fan-out during the pbkdf2 / jitter phase', lambda r: r['jitter']['pbkdf2']['fanout'])
     row('fan-out during the pure-Python / jitter phase', lambda r: r['jitter']['python']['fanout'])
     row(f'loop lateness during the decide phase ({args.speed:g} decisions/s)', lambda r: r['decide']['loop_jitter'])

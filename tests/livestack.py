@@ -47,11 +47,13 @@ def free_port() -> int:
 
 class Live:
     "A `tradebot live` process on free ports; `url` once it has said where it listens; all its output in `lines`."
-    def __init__(self, home, *extra, sim_port=None, log_level='WARNING', speed=20, env=None, port=0):
+    def __init__(self, home, *extra, sim_port=None, log_level='WARNING', speed=20, env=None, port=0,
+                 start_new_session=False):   # True: a session (and scheduler autogroup) of its own, as from its own terminal
         self.home, self.sim_port = home, sim_port or free_port()
         env = os.environ | {'TRADEBOT_HOME': str(home), 'PYTHONUNBUFFERED': '1', 'TRADEBOT_LOG_LEVEL': log_level} | (env or {})
         self.proc = subprocess.Popen([EXE, 'live', '--exchange', 'sim', '--port', str(port), '--sim-port', str(self.sim_port), '--speed', str(speed), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=home,
+                                     start_new_session=start_new_session)
         found, self.lines = follow_output(self.proc, r'API: (http://127\.0\.0\.1:\d+)', 'tradebot live')
         self.url = found.group(1)
         self.http = httpx.Client(base_url=self.url, timeout=10)

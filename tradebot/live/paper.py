@@ -85,14 +85,18 @@ class PaperJournal:
             for statement in JOURNAL_TABLES: db.execute(statement)
 
     @contextmanager
-    def transaction(self):
+    def transaction(self, durable: bool=True): # False: commit without its own fsync (the next durable commit syncs it)
         "`with journal.transaction() as db:` one atomic write; any failure rolls back and raises `JournalError`."
         with self.lock:
             try:
-                self.db.execute('BEGIN IMMEDIATE')
-                try: yield self.db
-                except BaseException: self.db.execute('ROLLBACK'); raise
-                self.db.execute('COMMIT')
+                if not durable: self.db.execute('PRAGMA synchronous=NORMAL')
+                try:
+                    self.db.execute('BEGIN IMMEDIATE')
+                    try: yield self.db
+                    except BaseException: self.db.execute('ROLLBACK'); raise
+                    self.db.execute('COMMIT')
+                finally:
+                    if not durable: self.db.execute('PRAGMA synchronous=FULL')
             except sqlite3.Error as e:
                 if self.db.in_transaction: self.db.execute('ROLLBACK')
                 raise JournalError(f"paper journal {self.path}: {e}") from None
@@ -138,9 +142,9 @@ def recent_decisions(self: PaperJournal, limit: int=100) -> list:
 # %% ../../nbs/66_paper.ipynb #c0023
 @patch
 def write_event(self: PaperJournal, symbol: str, account: dict, # the account record after the event
-                intents=(), fills=(), trades=(), equity=()) -> None:
+                intents=(), fills=(), trades=(), equity=(), durable: bool=True) -> None:
     "Write one broker event atomically: intents (upserted), fills, trades, equity points and the account row."
-    with self.transaction() as db:
+    with self.transaction(durable) as db:
         for i in intents: db.execute('INSERT OR REPLACE INTO intents VALUES (?,?,?,?,?,?,?,?,?,?)', tuple(json_ready(asdict(i)).values()))
         for f in fills: db.execute('INSERT INTO fills (intent_id, ts_ms, price, fill_price, qty, units) VALUES (?,?,?,?,?,?)',
                                    (f['intent_id'], f['ts_ms'], f['price'], f['fill_price'], f['qty'], f['units']))
@@ -199,9 +203,9 @@ def load_account(self: PaperBroker, record: dict) -> None:
 
 # %% ../../nbs/66_paper.ipynb #c0038
 @patch
-def _journal(self: PaperBroker, s, **event) -> None:
+def _journal(self: PaperBroker, s, durable: bool=True, **event) -> None:
     "Journal one event with the account of state row `s`; raises `JournalError` (nothing is applied then)."
-    if self.journal is not None: self.journal.write_event(self.symbol, self.account_record(s), **event)
+    if self.journal is not None: self.journal.write_event(self.symbol, self.account_record(s), durable=durable, **event)
 
 # %% ../../nbs/66_paper.ipynb #c0040
 @patch
@@ -285,7 +289,7 @@ def mark(self: PaperBroker, close: float, bar_ts_ms: int) -> float:
     s = self.state.copy()
     mark_to_close(s, close)
     point = (int(bar_ts_ms), float(s[SLOTS['equity']]))
-    self._journal(s, equity=[point])
+    self._journal(s, durable=False, equity=[point])   # synced by the next durable event (see the journal)
     self.state[:], self.bar_open = s, None
     self.equity_path.append(point)
     return point[1]

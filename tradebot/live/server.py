@@ -8,9 +8,9 @@ __all__ = ['log', 'MIN_TOKEN_CHARS', 'TOKEN_CHARS', 'CLIENT_OPS', 'RUN_NAME', 'M
            'check_bind', 'bearer', 'token_matches', 'TicketBook', 'ClientMessage', 'client_reply', 'one_line',
            'RateLimit', 'Client', 'EventHub', 'error_response', 'install_error_handlers', 'BodyTooLarge', 'BodyLimit',
            'token_guard', 'ModelsRequest', 'HaltRequest', 'IntervalRequest', 'ManualOrderRequest', 'on_loop',
-           'awaiting', 'add_read_routes', 'add_command_routes', 'ws_authorized', 'send_queued', 'receive_messages',
-           'wait_dropped', 'serve_client', 'add_websocket_route', 'create_app', 'StripQuery', 'strip_queries_from_logs',
-           'LiveServer', 'serve']
+           'awaiting', 'add_read_routes', 'add_command_routes', 'ws_authorized', 'send_queued', 'watch_sends',
+           'receive_messages', 'wait_dropped', 'serve_client', 'add_websocket_route', 'create_app', 'StripQuery',
+           'strip_queries_from_logs', 'LiveServer', 'serve']
 
 # %% ../../nbs/68_server.ipynb #c0002
 import asyncio, hmac, json, logging, os, re, secrets, socket, stat, time
@@ -167,6 +167,7 @@ class Client:
     "One WebSocket client's bounded queue of JSON texts."
     def __init__(self, maxsize: int):
         self.queue, self.dropped = asyncio.Queue(maxsize), asyncio.Event()
+        self.sending_since = None   # time.monotonic() when the send in progress began (None: not sending)
 
 # %% ../../nbs/68_server.ipynb #c0044
 class EventHub:
@@ -383,18 +384,24 @@ def ws_authorized(websocket: WebSocket, token: str, tickets: TicketBook) -> bool
     return tickets.redeem(websocket.query_params.get('ticket'))
 
 # %% ../../nbs/68_server.ipynb #c0099
-async def send_queued(websocket: WebSocket, client: Client, send_timeout: float) -> str:
-    "Send the client's queued texts, each within `send_timeout` (one timer per batch of waiting texts); why it stopped."
+async def send_queued(websocket: WebSocket, client: Client) -> str:
+    "Send the client's queued texts in order, noting in `client.sending_since` when each send began; why it stopped."
     while True:
         texts = [await client.queue.get()]
         while not client.queue.empty(): texts.append(client.queue.get_nowait())   # a busy loop sends what waits in one go
         try:
-            async with asyncio.timeout(send_timeout) as deadline:
-                for text in texts:
-                    await websocket.send_text(text)
-                    deadline.reschedule(asyncio.get_running_loop().time() + send_timeout)
-        except TimeoutError: return 'send_timeout'
+            for text in texts:
+                client.sending_since = time.monotonic()
+                await websocket.send_text(text)
+            client.sending_since = None
         except Exception: return 'disconnected'
+
+async def watch_sends(client: Client, send_timeout: float) -> str:
+    "'send_timeout' once a send of `client` has taken longer than `send_timeout` seconds (looked at 4 times per timeout)."
+    while True:
+        await asyncio.sleep(send_timeout / 4)
+        since = client.sending_since
+        if since is not None and time.monotonic() - since > send_timeout: return 'send_timeout'
 
 # %% ../../nbs/68_server.ipynb #c0101
 async def receive_messages(websocket: WebSocket, hub: EventHub, client: Client, max_bytes: int, limit: RateLimit) -> str:
@@ -417,7 +424,7 @@ async def serve_client(websocket: WebSocket, hub: EventHub, send_timeout: float,
     "Stream the hub's events to one accepted client and answer its messages; why it ended."
     client = hub.attach()
     hub.offer(client, json.dumps({'type': 'prices', 'prices': hub.backend.prices()}, allow_nan=False))  # the state to start from
-    tasks = [asyncio.create_task(job) for job in (send_queued(websocket, client, send_timeout),
+    tasks = [asyncio.create_task(job) for job in (send_queued(websocket, client), watch_sends(client, send_timeout),
              receive_messages(websocket, hub, client, max_bytes, limit), wait_dropped(client))]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
