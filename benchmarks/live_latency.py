@@ -16,7 +16,7 @@ cap, strategy started, so every changed vote becomes an order intent submitted t
    wraps the callback); t1 = time.monotonic() right after the runner published that bar's decision record
    (`runner.publish`, called by `record` after `send` submitted the intent to the broker and after the journal
    write). Latency = t1 - t0 for the first `--bars` decisions after warm-up. The runner's own `latency_ms`
-   (decide start -> record) and the time spent inside `feature_rows`, the council's ballot (`send_votes` to `gather_votes`) and `send` (wrapped on
+   (decide start -> record) and the time spent inside `feature_rows`, the council's ballot (`send_votes` to `count_votes`) and `send` (wrapped on
    the instance, perf_counter) are shown as info; `--profile` adds a cProfile of the phase (event-loop thread only).
 2. fan-out (same phase): every ticker event on the bus carries `received` = time.monotonic() of the tick's
    arrival in the PriceCache; each client notes time.monotonic() when `recv()` returns it (CLOCK_MONOTONIC is the
@@ -127,31 +127,32 @@ class Probe:
     def __init__(self, system):
         from tradebot.live.runner import utc_iso
         self.system, self.utc_iso, self.started, self.latencies, self.records = system, utc_iso, {}, [], []
-        self.active = False
+        self.active, self.in_kline = False, None   # in_kline: when the kline callback running now began
         runner, on_kline, publish = system.runner, system.runner.on_kline, system.runner.publish
         def timed_on_kline(frame):
-            t0 = time.monotonic()
-            new = on_kline(frame)
+            t0 = self.in_kline = time.monotonic()
+            try: new = on_kline(frame)   # the decision may be published before this returns (every vote in within the grace)
+            finally: self.in_kline = None
             if new: self.started[self.utc_iso(new[-1] / 1000)] = t0
             return new
         def timed_publish(event):
             publish(event)
             if event.get('type') != 'decision': return
             t1, rec = time.monotonic(), event['decision']
-            t0 = self.started.pop(rec['bar'], None)
+            t0 = self.started.pop(rec['bar'], None) or self.in_kline
             if self.active and t0 is not None and rec['mode'] == 'bar_close' and rec['votes']:
                 self.latencies.append(1000 * (t1 - t0)); self.records.append(rec)
         system.feed.on_kline, runner.publish = timed_on_kline, timed_publish
-        self.stages = {'features': [], 'council': [], 'send': [], 'mark': [], 'drain': []}   # ms inside feature_rows, send_votes -> gather_votes, send, mark, drain_quotes
+        self.stages = {'features': [], 'council': [], 'send': [], 'mark': [], 'drain': []}   # ms inside feature_rows, send_votes -> count_votes, send, mark, drain_quotes
         runner.feature_rows = self.timed('features', runner.feature_rows)
-        send_votes, gather_votes, council = runner.council.send_votes, runner.council.gather_votes, runner.council
-        def timed_send_votes(*args, **kwargs):
-            ballot = send_votes(*args, **kwargs); ballot.sent = time.perf_counter(); return ballot
-        async def timed_gather_votes(ballot, *args, **kwargs):
-            try: return await gather_votes(ballot, *args, **kwargs)
+        send_votes, count_votes, council = runner.council.send_votes, runner.council.count_votes, runner.council
+        def timed_send_votes(*args, **kwargs):   # the ballot: from sending the votes to counting them
+            start = time.perf_counter(); ballot = send_votes(*args, **kwargs); ballot.sent = start; return ballot
+        def timed_count_votes(ballot):
+            try: return count_votes(ballot)
             finally:
                 if self.active: self.stages['council'].append(1000 * (time.perf_counter() - ballot.sent))
-        council.send_votes, council.gather_votes = timed_send_votes, timed_gather_votes
+        council.send_votes, council.count_votes = timed_send_votes, timed_count_votes
         runner.send = self.timed('send', runner.send)
         runner.mark, runner.drain_quotes = self.timed('mark', runner.mark), self.timed('drain', runner.drain_quotes)
 
@@ -195,7 +196,7 @@ def open_rules(GuardRules):
 @contextlib.asynccontextmanager
 async def live_stack(runs, folder: Path, speed: float, ticks_per_bar: int, clients: int):
     "Simulator child, live system + server here, clients child; yields (system, server, clients child, ticker count)."
-    from tradebot.live.app import build_live_system
+    from tradebot.live.app import build_live_system, freeze_startup_heap
     from tradebot.live.runner import GuardRules
     from tradebot.live.server import LiveServer, create_app, load_or_create_token
     sim = Child('--serve-sim', str(speed), str(ticks_per_bar))
@@ -209,6 +210,7 @@ async def live_stack(runs, folder: Path, speed: float, ticks_per_bar: int, clien
         probe, app = Probe(system), create_app(system, token)
         probe.server_hub = app.state.hub   # the server's fan-out: counts the clients it dropped
         async with system, LiveServer(app, port=0) as server:
+            freeze_startup_heap()   # as `tradebot live` does once it is up
             count = TickerCount(system)
             peers = Child('--serve-clients', server.url.replace('http', 'ws') + '/ws/prices', token, str(clients))
             await peers.line(120)   # 'ready'
@@ -359,7 +361,7 @@ def table(results: dict, args) -> str:
     row('loop jitter, tick_s 1 s, pure-Python 0.2 s burst thread', lambda r: r['jitter']['python']['jitter'], TARGETS['jitter'])
     row("runner's own latency_ms (decide start -> record)", lambda r: r['decide']['runner_ms'])
     row("  of which `feature_rows` (on the loop)", lambda r: r['decide']['features'])
-    row("  of which the council's ballot (3 models, thread pool: `send_votes` -> `gather_votes`)", lambda r: r['decide']['council'])
+    row("  of which the council's ballot (3 models, thread pool: `send_votes` -> `count_votes`)", lambda r: r['decide']['council'])
     row("  of which `send` (guards, broker.submit, record + journal)", lambda r: r['decide']['send'])
     row("before the decision: `mark` at bar close (broker + journal), per call", lambda r: r['decide']['mark'])
     row("before the decision: `drain_quotes` (prices to the broker), per call", lambda r: r['decide']['drain'])
@@ -402,7 +404,7 @@ def main(argv=None):
     if args.serve_clients: return asyncio.run(serve_clients(args.serve_clients[0], args.serve_clients[1], int(args.serve_clients[2])))
     import logging; logging.basicConfig(level=logging.WARNING)
     args.profiles = []
-    from tradebot.live.app import GIL_SWITCH_INTERVAL
+    from tradebot.live.app import GIL_SWITCH_INTERVAL, live_event_loop
     sys.setswitchinterval(args.switch_interval or GIL_SWITCH_INTERVAL)   # as `tradebot live` sets it
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix='live_latency_') as tmp:
@@ -419,7 +421,7 @@ def main(argv=None):
             print(f"{name}{'' if kind == 'none' else f' (+ one {kind} process)'}:", flush=True)
             (folder / 'contender').mkdir(exist_ok=True)
             with Contender(kind, folder / 'contender'):
-                results[name] = asyncio.run(measure(runs, folder, args))
+                with live_event_loop() as runner: results[name] = runner.run(measure(runs, folder, args))   # as `tradebot live` runs
         print()
         print(table(results, args))
         if args.profiles:

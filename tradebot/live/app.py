@@ -4,7 +4,7 @@
 
 # %% ../../nbs/75_app.ipynb #c0002
 from __future__ import annotations
-import argparse, asyncio, contextlib, logging, os, secrets, sys
+import argparse, asyncio, contextlib, gc, logging, os, secrets, sys
 from dataclasses import dataclass
 from collections import deque
 from pathlib import Path
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'LEARNING_ALGOS', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run',
            'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue',
-           'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_main']
+           'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop',
+           'freeze_startup_heap', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -386,6 +387,7 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
                                    live_rules(args), args.decide_every, trade=args.trade)
         report = await connect_orders(system, venue) if venue.trade_url else None
         async with system, LiveServer(create_app(system, token, read_auth=args.allow_remote), args.host, args.port, allow_remote=args.allow_remote) as server:
+            freeze_startup_heap()
             if not args.stopped: system.runner.start()
             members = ', '.join(f'{m.name} ({m.algo})' for m in system.runner.council.members)
             trading = 'paper trading' if venue.trade_url is None else f'trading on the {args.trade} account ({venue.credentials.fingerprint})'
@@ -397,13 +399,25 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
 
 GIL_SWITCH_INTERVAL = 0.001   # s: how soon a busy thread (a model, a login hash) hands the GIL back to the event loop
 
+def live_event_loop() -> asyncio.Runner:
+    "A runner on uvloop where it is installed (not on Windows), else on asyncio's own loop."
+    try: import uvloop
+    except ImportError: return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+def freeze_startup_heap() -> int:
+    "Collect once, then keep every object alive now out of later collections (`gc.freeze`); how many were frozen."
+    gc.collect(); gc.freeze()
+    return gc.get_freeze_count()
+
 def live_main(argv=None, start_simulator=None) -> int:
     "`tradebot live ...`: the live backend until Ctrl-C (or --duration); returns the exit status."
     args = live_parser().parse_args(argv)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)   # Python's 5 ms let a CPU-bound thread starve the loop (benchmarks/live_latency.py)
     logging.basicConfig(level=os.environ.get('TRADEBOT_LOG_LEVEL', 'WARNING').upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')   # keys are redacted from every record
-    try: asyncio.run(run_live(args, start_simulator))
+    try:
+        with live_event_loop() as runner: runner.run(run_live(args, start_simulator))
     except KeyboardInterrupt: return 0
     except TradebotError as e: print(f"tradebot live: {e}", file=sys.stderr); return 1
     return 0

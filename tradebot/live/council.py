@@ -310,21 +310,32 @@ def _finished_vote(name: str, future) -> Vote:
     try: return future.result()
     except Exception as e: return Vote(name, None, None, f"error: {type(e).__name__}: {e}")
 
+@patch(as_prop=True)
+def complete(self: Ballot) -> bool:
+    "Every member has answered (or abstained at once): the ballot can be counted without waiting."
+    return all(future.done() for future in self.futures.values())
+
+@patch
+def count_votes(self: Council, ballot: Ballot) -> CouncilDecision:
+    "The decision of `ballot` as it stands now: a member that has not answered is 'late'."
+    votes = ballot.votes | {name: _finished_vote(name, future) for name, future in ballot.futures.items()}
+    return self.result([votes[m.name] for m in self.members])
+
 @patch
 async def gather_votes(self: Council, ballot: Ballot, deadline_s: float=0.8) -> CouncilDecision:
     "The decision of `ballot`, once every member answered or `deadline_s` passed."
-    timer = ballot.loop.call_later(deadline_s, ballot._resolve)
-    try: await ballot.ready
-    finally: timer.cancel()
-    votes = ballot.votes | {name: _finished_vote(name, future) for name, future in ballot.futures.items()}
-    return self.result([votes[m.name] for m in self.members])
+    if not ballot.complete:
+        timer = ballot.loop.call_later(deadline_s, ballot._resolve)
+        try: await ballot.ready
+        finally: timer.cancel()
+    return self.count_votes(ballot)
 
 @patch
 async def decide_async(self: Council, observations: dict, executor, deadline_s: float=0.8) -> CouncilDecision:
     "`decide` with every model in `executor`: late members abstain 'late', members still busy 'busy'."
     return await self.gather_votes(self.send_votes(observations, executor), deadline_s)
 
-# %% ../../nbs/65_council.ipynb #c0081
+# %% ../../nbs/65_council.ipynb #c0082
 def check_council_markets(council: Council, markets: dict) -> MarketData:
     "Raise unless `markets` holds one MarketData per member over the same bars, with the member's features; returns the first."
     missing = [m.name for m in council.members if m.name not in markets]
@@ -337,7 +348,7 @@ def check_council_markets(council: Council, markets: dict) -> MarketData:
         check_agent_inputs({**m.agent.metadata, 'feature_names': m.feature_names}, market.feature_names, m.window, f"{m.name}'s market")
     return first
 
-# %% ../../nbs/65_council.ipynb #c0084
+# %% ../../nbs/65_council.ipynb #c0085
 class CouncilPlayer:
     "The council as an agent of the backtester's episode loop; records every decision and observation."
     algo = 'council'
@@ -360,7 +371,7 @@ class CouncilPlayer:
         for name, o in observations.items(): self.observations[name].append(o)
         return decision.action
 
-# %% ../../nbs/65_council.ipynb #c0086
+# %% ../../nbs/65_council.ipynb #c0087
 @dataclass
 class CouncilBacktest:
     "A council over stored bars: the backtest result and every decision with the members' observations."
@@ -374,7 +385,7 @@ class CouncilBacktest:
         rows = [{**{v.member: np.nan if v.action is None else v.action for v in d.votes}, 'action': d.action, 'reason': d.reason} for d in self.decisions]
         return pd.DataFrame(rows, index=pd.Index(self.bars, name='t'))
 
-# %% ../../nbs/65_council.ipynb #c0088
+# %% ../../nbs/65_council.ipynb #c0089
 def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, actions: list, notional: list) -> BacktestResult:
     "A BacktestResult from `_play_episode`'s output, as `backtest` builds it."
     arrays = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in ('equity', 'cash', 'position', 'exposure')}
@@ -384,7 +395,7 @@ def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, a
                                      cfg['data']['interval'], exposures=result.exposure)
     return result
 
-# %% ../../nbs/65_council.ipynb #c0089
+# %% ../../nbs/65_council.ipynb #c0090
 def council_backtest(council: Council,
                      markets: dict,   # member name -> its MarketData (same bars, scaled by its own scaler)
                      config: dict,    # merged config: env and risk rules, data.interval

@@ -135,7 +135,7 @@ def on_kline(self: StrategyRunner, frame: KlineFrame) -> list:
         if not candle.confirm and frame.topic.endswith(self.symbol): self.forming = candle
     new = self.bars.on_kline(frame)
     for start in new: self.mark(start)
-    if new: self.spawn(self.finish_decision(self.begin_decision('bar_close', new[-1])))
+    if new: self.conclude(self.begin_decision('bar_close', new[-1]))
     return new
 
 @patch
@@ -197,11 +197,12 @@ def begin_decision(self: StrategyRunner, mode: str='bar_close', # 'bar_close' or
         return self.record(mode, bar_start, veto=f'error: {type(e).__name__}: {e}')
 
 @patch
-async def finish_decision(self: StrategyRunner, begun: dict) -> dict:
-    "Wait for the ballot of `begin_decision`, then `send`; returns the decision record."
-    if 'ballot' not in begun: return begun   # already a record
+def settle_decision(self: StrategyRunner, begun: dict, # from `begin_decision`, with its ballot
+                    decision=None, error=None) -> dict:  # the ballot's result (None: count it now); an error while waiting
+    "Send the council's decision through the guards; the decision record. Ends the decision, failing closed on error."
     try:
-        decision = await self.council.gather_votes(begun['ballot'], self.deadline)
+        if error is not None: raise error
+        if decision is None: decision = self.council.count_votes(begun['ballot'])
         return self.send(decision, begun['mode'], begun['bar_start'], begun['price'], begun['atr'], begun['started'])
     except Exception as e:
         self.fail_closed('decision', e)
@@ -209,9 +210,25 @@ async def finish_decision(self: StrategyRunner, begun: dict) -> dict:
     finally: self._deciding = False
 
 @patch
+async def finish_decision(self: StrategyRunner, begun: dict) -> dict:
+    "Wait for the ballot of `begin_decision` (at most the deadline), then `settle_decision`; the decision record."
+    if 'ballot' not in begun: return begun   # already a record
+    try: decision = await self.council.gather_votes(begun['ballot'], self.deadline)
+    except Exception as e: return self.settle_decision(begun, error=e)
+    except BaseException: self._deciding = False; raise   # cancelled (shutdown): nothing is sent
+    return self.settle_decision(begun, decision)
+
+@patch
 async def decide(self: StrategyRunner, mode: str='bar_close', bar_start: int|None=None) -> dict:
     "Ask the council, check the guards, submit the intent; returns the decision record."
     return await self.finish_decision(self.begin_decision(mode, bar_start))
+
+@patch
+def conclude(self: StrategyRunner, begun: dict):
+    "Settle `begun` at once when every vote came in during the grace (no pass through the loop), else in a task."
+    if 'ballot' not in begun: return
+    if begun['ballot'].complete: self.settle_decision(begun)
+    else: self.spawn(self.finish_decision(begun))
 
 # %% ../../nbs/67_runner.ipynb #c0027
 @patch
