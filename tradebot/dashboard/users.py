@@ -94,7 +94,8 @@ def check_new_password(password: str) -> str:
 def private_folder(folder: Path) -> Path:
     "`folder`, created with mode 0700 if it is missing (an existing one, such as data/, is left as it is)."
     if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True)
+        try: folder.mkdir(mode=0o700, parents=True)
+        except FileExistsError: return folder   # another writer made it a moment ago (and set its mode)
         os.chmod(folder, 0o700)   # mkdir's mode is masked by the umask
     return folder
 
