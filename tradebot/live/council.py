@@ -274,9 +274,10 @@ class Ballot:
     "One decision's votes in flight: each member's future (or its abstention), and `ready`, resolved when the last is in."
     def __init__(self, loop, votes: dict, futures: dict):
         self.loop, self.votes, self.futures = loop, votes, futures   # name -> Vote (abstained); name -> concurrent future
-        self.ready, self._left, self._lock = loop.create_future(), len(futures), threading.Lock()
-        for future in futures.values(): future.add_done_callback(self._member_done)
-        if not futures: self.ready.set_result(None)
+        pending = [future for future in futures.values() if not future.done()]   # all done (within the grace): no wake-up
+        self.ready, self._left, self._lock = loop.create_future(), len(pending), threading.Lock()
+        for future in pending: future.add_done_callback(self._member_done)
+        if not pending: self.ready.set_result(None)
 
     def _member_done(self, future):   # in the worker thread (or here, if already done)
         with self._lock: self._left -= 1; last = self._left == 0
