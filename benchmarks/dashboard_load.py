@@ -129,7 +129,16 @@ class Decisions:
 
     def between(self, first: int, last: int) -> list:
         "`latency_ms` of the decisions with first < id <= last (warm-up records without a latency left out)."
-        return [r['latency_ms'] for i, r in self.records.items() if first < i <= last and r.get('latency_ms') is not None]
+        return [r['latency_ms'] for r in self.timed(first, last)]
+
+    def timed(self, first: int, last: int) -> list:
+        "The records with first < id <= last that have a `latency_ms`."
+        return [r for i, r in self.records.items() if first < i <= last and r.get('latency_ms') is not None]
+
+    def slowest(self, first: int, last: int, n: int = 5) -> str:
+        "The `n` slowest decisions of the window: latency (ms), and '+order' where an order intent was submitted."
+        records = sorted(self.timed(first, last), key=lambda r: -r['latency_ms'])[:n]
+        return ' '.join(f"{r['latency_ms']:.2f}{'+order' if r.get('intent') else ''}" for r in records)
 
 
 class SimTicks(threading.Thread):
@@ -340,20 +349,39 @@ def chromium_pids() -> set:
 
 BROWSER_CPUS: list = []   # --browser-cpus: the CPUs the browsers may use (empty: any)
 
+IDLE_CGROUP: list = []    # --browsers-idle: the idle cpu cgroup the load browser (sessions 2..N) runs in (empty: none)
+IDLE_SESSIONS: set = set()   # the sessions (os.getsid) of the browsers that go into IDLE_CGROUP
+CPU_CGROUP_ROOTS = ('/sys/fs/cgroup/cpu', '/sys/fs/cgroup')   # cgroup v1's cpu controller, the unified v2 hierarchy
+
+def make_idle_cgroup(name: str = 'tradebot-bench-browsers') -> str | None:
+    "A cpu cgroup with cpu.idle = 1 (its tasks only get CPU no other task wants); None where it cannot be made (not root)."
+    for root in map(Path, CPU_CGROUP_ROOTS):
+        group = root / name
+        try:
+            group.mkdir(exist_ok=True); (group / 'cpu.idle').write_text('1\n')
+            if (group / 'cpu.idle').read_text().strip() == '1': return str(group)
+        except OSError: continue
+    return None
+
 def confine_browsers(pids) -> None:
-    "Keep the browsers' processes on BROWSER_CPUS (they stand in for the users' own machines); new ones inherit it."
+    "Keep the browsers' processes on BROWSER_CPUS, and the load browser's in IDLE_CGROUP (they stand in for the users' own machines); new ones inherit both."
     for pid in pids if BROWSER_CPUS else ():
         with contextlib.suppress(psutil.Error): psutil.Process(pid).cpu_affinity(BROWSER_CPUS)
+    for pid in pids if IDLE_CGROUP else ():
+        with contextlib.suppress(OSError):
+            if os.getsid(pid) in IDLE_SESSIONS: Path(IDLE_CGROUP[0], 'cgroup.procs').write_text(f'{pid}\n')
 
 
-def launch_browser(playwright, nice: int):
-    "Debian's chromium with the autogroup of its session (all its processes, later ones too) at `nice`."
+def launch_browser(playwright, nice: int, idle: bool = False):
+    "Debian's chromium with the autogroup of its session (all its processes, later ones too) at `nice`; `idle`: in IDLE_CGROUP."
     def session(pid):
         with contextlib.suppress(OSError): return os.getsid(pid)
     before = {session(pid) for pid in chromium_pids()}   # earlier browsers' sessions (they keep starting processes)
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     for pid in chromium_pids():
-        if session(pid) not in before: set_autogroup_nice(pid, nice)
+        if session(pid) not in before:
+            set_autogroup_nice(pid, nice)
+            if idle: IDLE_SESSIONS.add(session(pid))
     confine_browsers(chromium_pids())
     return browser
 
@@ -392,7 +420,7 @@ def run(args, home: Path) -> dict:
         print(f'backend up at {live.url} (pid {live.proc.pid}), deciding; baseline {args.baseline_minutes:g} min', flush=True)
         first = decisions.poll(); end = time.monotonic() + args.baseline_minutes * 60
         while (left := end - time.monotonic()) > 0: sampler.sample('alone'); decisions.poll(); time.sleep(min(SAMPLE_S, left))
-        sampler.sample('alone'); out['alone'] = stats(decisions.between(first, decisions.poll()))
+        sampler.sample('alone'); out['alone'] = stats(decisions.between(first, decisions.poll())); out['slowest_alone'] = decisions.slowest(first, decisions.poll())
         print(f"  alone: decision p50/p99 {out['alone']['p50']:.2f} / {out['alone']['p99']:.2f} ms (n {out['alone']['n']})", flush=True)
 
         env = kernel_env(live.url, home / 'data' / 'live' / 'api_token', os.environ | {'TRADEBOT_HOME': str(home)})
@@ -401,14 +429,14 @@ def run(args, home: Path) -> dict:
         out['voila_start_s'] = time.monotonic() - started
         blocked = []
         with sync_playwright() as playwright:
-            browser, load_browser = (launch_browser(playwright, BROWSER_NICE[k]) for k in ('watched', 'load'))
+            browser, load_browser = (launch_browser(playwright, BROWSER_NICE[k], idle=k == 'load') for k in ('watched', 'load'))
             sessions = [open_session(browser, server, names[0], password, 0, blocked, sampler, count_ws=True)]
             watched = sessions[0].page
             watched.evaluate(OBSERVER_JS)
             print(f'  session 1 logged in: first render {sessions[0].first_render:.2f} s; 1 session for {args.idle_seconds:g} s', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.idle_seconds, watched, sampler, decisions, 'one')
-            out['one'] = stats(decisions.between(first, decisions.poll())); out['one_window'] = (t0, time.time() * 1000)
+            out['one'] = stats(decisions.between(first, decisions.poll())); out['slowest_one'] = decisions.slowest(first, decisions.poll()); out['one_window'] = (t0, time.time() * 1000)
             out['ws_one'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             for i in range(1, args.sessions):
                 sessions.append(open_session(load_browser, server, names[i], password, i, blocked, sampler))
@@ -417,7 +445,7 @@ def run(args, home: Path) -> dict:
             print(f'  {len(sessions)} sessions open; holding {args.minutes:g} min', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.minutes * 60, watched, sampler, decisions, 'many')
-            out['many'] = stats(decisions.between(first, decisions.poll())); out['many_window'] = (t0, time.time() * 1000)
+            out['many'] = stats(decisions.between(first, decisions.poll())); out['slowest_many'] = decisions.slowest(first, decisions.poll()); out['many_window'] = (t0, time.time() * 1000)
             out['ws_many'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             titles = watched.evaluate('() => window.__tbTitles')
             groups = sampler.groups()
@@ -501,8 +529,13 @@ def main(argv=None):
     parser.add_argument('--home', default=None, help='a TRADEBOT_HOME with trained runs (default: a temp one with quick runs)')
     parser.add_argument('--browser-cpus', default='', help="CPUs the browsers may use, e.g. '1' (default: any): the browsers stand in "
                         "for the users' own machines, so that the backend's figure shows the dashboard's server side")
+    parser.add_argument('--browsers-idle', action='store_true', help="run the browser of sessions 2..N in a cpu cgroup with cpu.idle = 1 (needs root): "
+                        "they stand in for the users' own machines and only get CPU the box's own processes leave")
     args = parser.parse_args(argv)
     BROWSER_CPUS[:] = [int(c) for c in args.browser_cpus.split(',') if c.strip()]
+    if args.browsers_idle:
+        if (group := make_idle_cgroup()) is None: sys.exit('--browsers-idle: no cpu cgroup with cpu.idle could be made here (needs root and cgroup cpu.idle)')
+        IDLE_CGROUP[:] = [group]
     if not Path(CHROMIUM).exists(): sys.exit(f'{CHROMIUM} is missing: `bash .ci/install` installs Debian chromium')
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix='dashboard_load_home_') as tmp:
@@ -515,10 +548,13 @@ def main(argv=None):
         print(f'dashboard load benchmark: {cores} cores ({cpu_model()}), {args.sessions} sessions for {args.minutes:g} min, '
               f'baseline {args.baseline_minutes:g} min, 1 session {args.idle_seconds:g} s, sim {args.speed:g} bars/s, '
               f'load average {os.getloadavg()[0]:.2f} at start'
-              + (f', browsers confined to CPU {args.browser_cpus}' if BROWSER_CPUS else ', browsers on any CPU'), flush=True)
+              + (f', browsers confined to CPU {args.browser_cpus}' if BROWSER_CPUS else ', browsers on any CPU')
+              + (f', load browser in idle cgroup {IDLE_CGROUP[0]}' if IDLE_CGROUP else ''), flush=True)
         out = run(args, home)
     print()
     print(table(out, args))
+    print('\nslowest decisions (latency_ms; +order: an order intent was submitted): ' +
+          '; '.join(f"{tag} {out['slowest_' + tag]}" for tag in ('alone', 'one', 'many')))
     print(f"\nfirst renders (s): {' '.join(f'{v:.2f}' for v in out['first_render'])}; login form shown after goto (s): "
           f"{' '.join(f'{v:.2f}' for v in out['form_s'])}; Voila start {out['voila_start_s']:.1f} s")
     fmt = lambda v: '-' if v is None else f'{v:.1f}'

@@ -26,17 +26,21 @@ from .features import MarketData
 from .ppo import PPOAgent, PPOConfig, build_ppo, train_ppo
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'mlp_linears', 'lean_supported', 'first_layers', 'actor_critic',
-           'layer_tensors', 'mlp_forward', 'block_layers', 'block_forward', 'is_discrete', 'action_log_prob',
-           'action_entropy', 'sample_actions', 'sample_categorical', 'gae_advantages', 'LeanPPO', 'rollout_forward',
-           'rollout_minibatches', 'ppo_loss', 'advantage_moments', 'heads_forward', 'softmax_log_prob',
-           'gaussian_log_prob', 'clipped_surrogate', 'value_error', 'softmax_params_gradient',
+__all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'tanh_', 'mlp_linears', 'lean_supported', 'first_layers',
+           'actor_critic', 'layer_tensors', 'mlp_forward', 'block_layers', 'block_forward', 'is_discrete',
+           'action_log_prob', 'action_entropy', 'sample_actions', 'sample_categorical', 'gae_advantages', 'LeanPPO',
+           'rollout_forward', 'rollout_minibatches', 'ppo_loss', 'advantage_moments', 'heads_forward',
+           'softmax_log_prob', 'gaussian_log_prob', 'clipped_surrogate', 'value_error', 'softmax_params_gradient',
            'gaussian_params_gradient', 'heads_backward', 'ppo_head_gradient', 'flat_parameters', 'flat_adam_state',
            'PPOLearner', 'build_lean_ppo', 'train_ppo_fast']
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0008
-ACTIVATIONS = {nn.Tanh: (torch.tanh, torch.ops.aten.tanh_backward.grad_input),   # (forward, backward(grad, y, *, grad_input=out))
-               nn.ReLU: (torch.relu, lambda grad, y, grad_input: torch.ops.aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad_input))}
+def tanh_(x: torch.Tensor) -> torch.Tensor:
+    "tanh written over `x`, as 2·sigmoid(2x) − 1: within 3e-7 of `torch.tanh`, and about 3× faster on one CPU thread here."
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+ACTIVATIONS = {nn.Tanh: (torch.tanh, tanh_, torch.ops.aten.tanh_backward.grad_input),   # (forward, in place, backward(grad, y, *, grad_input=out))
+               nn.ReLU: (torch.relu, torch.relu_, lambda grad, y, grad_input: torch.ops.aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad_input))}
 
 def mlp_linears(net: nn.Sequential) -> tuple:
     "The Linear layers of an SB3 MLP and its one activation class (None when it is not one of `ACTIVATIONS`)."
@@ -464,7 +468,7 @@ class PPOLearner:
         (pi, act), (vf, vf_act) = mlp_linears(policy.mlp_extractor.policy_net), mlp_linears(policy.mlp_extractor.value_net)
         if act is None or act != vf_act: raise TradebotError("PPOLearner: actor and critic need the same Tanh or ReLU activation")
         self.policy, self.discrete = policy, is_discrete(policy)
-        self.activation, self.activation_grad_into = ACTIVATIONS[act]
+        self.activation, self.activation_grad_into = ACTIVATIONS[act][1:]   # in place: it only ever sees a fresh product
         self.pi, self.vf, self.n_pi = pi[1:] + [policy.action_net], vf[1:] + [policy.value_net], pi[0].out_features
         order = [pi[0].weight, vf[0].weight, pi[0].bias, vf[0].bias] + [p for layer in self.pi + self.vf for p in (layer.weight, layer.bias)]
         order += [] if self.discrete else [policy.log_std]
