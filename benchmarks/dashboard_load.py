@@ -1,7 +1,7 @@
 """Dashboard load and latency: N concurrent Voila sessions against a live backend, in a real browser (issue 14, 3 + 4).
 
     python benchmarks/dashboard_load.py [--sessions 10] [--minutes 5] [--baseline-minutes 2] [--idle-seconds 60]
-                                        [--speed 1] [--home DIR]
+                                        [--speed 1] [--home DIR] [--autogroup-nice N] [--browser-cpus C] [--browsers-idle]
 
 Everything runs on 127.0.0.1, through the real pieces: `tradebot sim --port Q --speed S` (the exchange, its own
 process: 20 ticks per bar, S bars per second), `tradebot live --exchange sim --sim-port Q` (the backend; it decides
@@ -550,7 +550,10 @@ def main(argv=None):
               f'load average {os.getloadavg()[0]:.2f} at start'
               + (f', browsers confined to CPU {args.browser_cpus}' if BROWSER_CPUS else ', browsers on any CPU')
               + (f', load browser in idle cgroup {IDLE_CGROUP[0]}' if IDLE_CGROUP else ''), flush=True)
-        out = run(args, home)
+        try: out = run(args, home)
+        finally:
+            for group in IDLE_CGROUP:   # empty once the browsers are gone
+                with contextlib.suppress(OSError): Path(group).rmdir()
     print()
     print(table(out, args))
     print('\nslowest decisions (latency_ms; +order: an order intent was submitted): ' +
