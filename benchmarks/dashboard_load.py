@@ -420,7 +420,7 @@ def run(args, home: Path) -> dict:
         print(f'backend up at {live.url} (pid {live.proc.pid}), deciding; baseline {args.baseline_minutes:g} min', flush=True)
         first = decisions.poll(); end = time.monotonic() + args.baseline_minutes * 60
         while (left := end - time.monotonic()) > 0: sampler.sample('alone'); decisions.poll(); time.sleep(min(SAMPLE_S, left))
-        sampler.sample('alone'); out['alone'] = stats(decisions.between(first, decisions.poll())); out['slowest_alone'] = decisions.slowest(first, decisions.poll())
+        sampler.sample('alone'); last = decisions.poll(); out['alone'], out['slowest_alone'] = stats(decisions.between(first, last)), decisions.slowest(first, last)
         print(f"  alone: decision p50/p99 {out['alone']['p50']:.2f} / {out['alone']['p99']:.2f} ms (n {out['alone']['n']})", flush=True)
 
         env = kernel_env(live.url, home / 'data' / 'live' / 'api_token', os.environ | {'TRADEBOT_HOME': str(home)})
@@ -436,7 +436,7 @@ def run(args, home: Path) -> dict:
             print(f'  session 1 logged in: first render {sessions[0].first_render:.2f} s; 1 session for {args.idle_seconds:g} s', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.idle_seconds, watched, sampler, decisions, 'one')
-            out['one'] = stats(decisions.between(first, decisions.poll())); out['slowest_one'] = decisions.slowest(first, decisions.poll()); out['one_window'] = (t0, time.time() * 1000)
+            last = decisions.poll(); out['one'], out['slowest_one'] = stats(decisions.between(first, last)), decisions.slowest(first, last); out['one_window'] = (t0, time.time() * 1000)
             out['ws_one'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             for i in range(1, args.sessions):
                 sessions.append(open_session(load_browser, server, names[i], password, i, blocked, sampler))
@@ -445,7 +445,7 @@ def run(args, home: Path) -> dict:
             print(f'  {len(sessions)} sessions open; holding {args.minutes:g} min', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.minutes * 60, watched, sampler, decisions, 'many')
-            out['many'] = stats(decisions.between(first, decisions.poll())); out['slowest_many'] = decisions.slowest(first, decisions.poll()); out['many_window'] = (t0, time.time() * 1000)
+            last = decisions.poll(); out['many'], out['slowest_many'] = stats(decisions.between(first, last)), decisions.slowest(first, last); out['many_window'] = (t0, time.time() * 1000)
             out['ws_many'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             titles = watched.evaluate('() => window.__tbTitles')
             groups = sampler.groups()
