@@ -10,8 +10,8 @@ from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'kernel', 'available_cores', 'thread_budget', 'torch_threads', 'select_device',
-           'clipped_adam', 'flat_adam_step', 'import_legacy_gym_quietly']
+__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
+           'torch_threads', 'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -105,6 +105,27 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
 # %% ../nbs/03_compute.ipynb #c0026
+NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
+
+def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
+
+class NumpyMLP:
+    "A frozen float32 numpy copy of torch `Linear` / `ReLU` / `Tanh` layers, in order; call it on one observation or a batch."
+    def __init__(self, *layers):
+        self.steps = []
+        for layer in layers:
+            kind = type(layer).__name__
+            if kind == 'Sequential': self.steps += NumpyMLP(*layer).steps
+            elif kind == 'Linear': self.steps.append((_frozen_array(layer.weight).T.copy(), 0 if layer.bias is None else _frozen_array(layer.bias)))
+            elif kind in NUMPY_ACTIVATIONS: self.steps.append(NUMPY_ACTIVATIONS[kind])
+            else: raise TradebotError(f"NumpyMLP cannot serve a {kind} layer (only Linear, ReLU and Tanh)")
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.array(x, np.float32)   # a copy: the activations work in place
+        for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
+        return x
+
+# %% ../nbs/03_compute.ipynb #c0029
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

@@ -13,9 +13,12 @@ from .agents import Agent, AgentError, read_agent_metadata, TRAINED_ALGOS
 from .baselines import BuyAndHoldAgent, MACrossoverAgent
 from .qlearning import QLearningAgent, train_qlearning
 from . import dqn, dqn_fast, ppo, ppo_fast
+import numpy as np
+from .compute import NumpyMLP
 
 # %% auto #0
-__all__ = ['AGENT_CLASSES', 'ENGINES', 'register_agent', 'load_agent', 'training_engine', 'train_agent']
+__all__ = ['AGENT_CLASSES', 'ENGINES', 'SERVING', 'register_agent', 'load_agent', 'training_engine', 'train_agent',
+           'frozen_policy']
 
 # %% ../nbs/25_models.ipynb #c0005
 AGENT_CLASSES: dict[str, type] = {cls.algo: cls for cls in (BuyAndHoldAgent, MACrossoverAgent, QLearningAgent, dqn.DQNAgent, ppo.PPOAgent)}
@@ -53,3 +56,23 @@ def train_agent(algo: str, cfg: dict, market: MarketData, seed: int|None=None, p
     n_envs = dqn.DQNConfig.from_config(cfg).n_envs
     env = VecTradingEnv(market, n_envs, config=cfg, seed=seed) if n_envs > 1 else TradingEnv(market, config=cfg)
     return {'fast': dqn_fast.train_dqn_fast, 'readable': dqn.train_dqn}[engine](env, cfg, seed, progress)
+
+# %% ../nbs/25_models.ipynb #c0019
+def _dqn_policy(agent):
+    q_values = NumpyMLP(agent.q_net.net)
+    return lambda obs: q_values(obs).argmax()   # greedy, as `DQNAgent.act`
+
+def _ppo_policy(agent):
+    policy = agent.model.policy
+    if type(policy.features_extractor).__name__ != 'FlattenExtractor' or policy.squash_output: return agent.act
+    actor = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)   # the deterministic action's layers
+    if agent.metadata.get('action_type') == 'discrete': return lambda obs: actor(obs).argmax()   # the most likely action
+    low, high = agent.model.action_space.low, agent.model.action_space.high
+    return lambda obs: np.clip(actor(obs), low, high)   # the Gaussian's mean, clipped to the box as SB3's `predict` does
+
+SERVING: dict = {'dqn': _dqn_policy, 'ppo': _ppo_policy}   # algo -> builder of a faster frozen policy
+
+def frozen_policy(agent: Agent):
+    "A function of one observation equal to `agent.act(obs)` (deterministic), for weights that no longer change."
+    build = SERVING.get(getattr(agent, 'algo', None))   # anything with `act` can be served as it is
+    return build(agent) if build else agent.act

@@ -4,9 +4,10 @@
 
 # %% ../../nbs/65_council.ipynb #c0002
 from __future__ import annotations
-import asyncio, concurrent.futures, math, threading
+import asyncio, concurrent.futures, math, threading, time
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
@@ -15,7 +16,7 @@ from ..data import bybit_interval
 from ..bybit.models import INTERVAL_SECONDS
 from ..features import FeatureScaler, MarketData
 from ..env import account_features, build_observation, observation_size
-from ..models import load_agent
+from ..models import load_agent, frozen_policy
 from ..backtest import BacktestResult, backtest_env, check_agent_inputs, _play_episode, _trades_frame
 from ..metrics import check_bar_interval, compute_metrics
 from ..runs import read_run_info
@@ -26,8 +27,8 @@ __all__ = ['EXCHANGE_SYMBOLS', 'HOLD', 'BUY', 'SELL', 'ACTION_NAMES', 'CONTINUOU
            'CouncilError', 'exchange_symbol', 'exchange_interval', 'CouncilMember', 'read_member_files',
            'check_trade_target', 'load_member', 'member_account_state', 'member_observation', 'live_observation',
            'continuous_vote', 'Vote', 'action_box', 'read_action', 'member_vote', 'quorum_size', 'tally',
-           'CouncilDecision', 'check_members', 'Council', 'council_observations', 'Ballot', 'check_council_markets',
-           'CouncilPlayer', 'CouncilBacktest', 'council_backtest']
+           'CouncilDecision', 'check_members', 'Council', 'council_observations', 'Ballot', 'vote_in_turn',
+           'check_council_markets', 'CouncilPlayer', 'CouncilBacktest', 'council_backtest']
 
 # %% ../../nbs/65_council.ipynb #c0008
 class CouncilError(TradebotError):
@@ -67,6 +68,11 @@ class CouncilMember:
     max_leverage: float        # the run's risk.max_leverage (bounds a continuous action)
     symbol: str                # Bybit symbol it trades, e.g. BTCUSDT
     interval: str              # Bybit interval code, e.g. '60'
+
+    @cached_property
+    def policy(self):
+        "The function the member votes with: `agent.act` on a frozen copy of the weights (`tradebot.models.frozen_policy`)."
+        return frozen_policy(self.agent)
 
 # %% ../../nbs/65_council.ipynb #c0018
 def _load_model(model_dir: Path):
@@ -112,9 +118,11 @@ def load_member(run_dir,                      # a run folder (config.yaml, run.j
     check_agent_inputs(meta, names, window, f"run {run_dir.name}'s scaler.json")
     if meta.get('obs_size') not in (None, observation_size(window, len(names))):
         raise CouncilError(f"{run_dir/'model'}: expects {meta['obs_size']} inputs, window {window} x {len(names)} features gives {observation_size(window, len(names))}")
-    return CouncilMember(run_dir.name, run_dir, info.get('algo', agent.algo), agent, scaler, cfg['features'], window, names,
-                         meta.get('action_type') or cfg['env']['action_type'], bool(cfg['env']['long_only']),
-                         float(cfg['risk']['max_leverage']), exchange_symbol(asked[0]), asked[1])
+    member = CouncilMember(run_dir.name, run_dir, info.get('algo', agent.algo), agent, scaler, cfg['features'], window, names,
+                           meta.get('action_type') or cfg['env']['action_type'], bool(cfg['env']['long_only']),
+                           float(cfg['risk']['max_leverage']), exchange_symbol(asked[0]), asked[1])
+    member.policy   # copied now, at load, not in the first vote
+    return member
 
 # %% ../../nbs/65_council.ipynb #c0027
 def member_account_state(member: CouncilMember, units: float, # signed position in units
@@ -187,7 +195,7 @@ def _raw_value(raw):
 
 def member_vote(member: CouncilMember, obs: np.ndarray, threshold: float=CONTINUOUS_THRESHOLD) -> Vote:
     "Ask `member` for its action on `obs`; a raising model, NaN or an out-of-range output abstains."
-    try: values, raw = _raw_value(member.agent.act(obs))
+    try: values, raw = _raw_value(member.policy(obs))
     except Exception as e: return Vote(member.name, None, None, f"error: {type(e).__name__}: {e}")
     if values.size != 1: return Vote(member.name, None, raw, 'out_of_range')
     action, reason = read_action(member, values[0], threshold)
@@ -248,6 +256,8 @@ class Council:
         self.symbol, self.interval = self.members[0].symbol, self.members[0].interval
         self.max_window = max(m.window for m in self.members)   # bars of features the first decision needs
         self._running = {}   # member name -> Future of its last `send_votes` call
+        self._seconds = {}   # member name -> how long its last vote took (the order in which members vote in turn)
+        self._alone = set()  # members that were still running at a deadline: each votes in a call of its own
 
 # %% ../../nbs/65_council.ipynb #c0065
 @patch
@@ -289,22 +299,52 @@ class Ballot:
         if not self.ready.done(): self.ready.set_result(None)
 
 # %% ../../nbs/65_council.ipynb #c0074
+def vote_in_turn(turns: list,   # (member, observation, threshold, concurrent future) in the order they vote
+                 seconds: dict): # member name -> seconds its vote took, updated here
+    "Each member's `member_vote` in turn, in this thread, into its future; a future already cancelled (counted late) is skipped."
+    for member, obs, threshold, future in turns:
+        if not future.set_running_or_notify_cancel(): continue
+        started = time.perf_counter()
+        try: vote = member_vote(member, obs, threshold)
+        except BaseException as e: future.set_exception(e); raise   # member_vote catches Exception; this is an interrupt
+        seconds[member.name] = time.perf_counter() - started   # before the future wakes anyone
+        future.set_result(vote)
+
+# %% ../../nbs/65_council.ipynb #c0077
+@patch
+def _submit_votes(self: Council, observations: dict, executor) -> tuple:
+    "The abstentions known at once, and a future per voting member (see `send_votes`)."
+    votes, futures, turns = {}, {}, []
+    for m in sorted(self.members, key=lambda m: self._seconds.get(m.name, 0.0)):   # cheapest first
+        running, obs = self._running.get(m.name), observations.get(m.name)
+        if obs is None: votes[m.name] = Vote(m.name, None, None, 'no_observation'); continue
+        if running is not None and not running.done(): votes[m.name] = Vote(m.name, None, None, 'busy'); continue
+        if m.name in self._alone: futures[m.name] = executor.submit(member_vote, m, obs, self.threshold)
+        else: futures[m.name] = concurrent.futures.Future(); turns.append((m, obs, self.threshold, futures[m.name]))
+        self._running[m.name] = futures[m.name]
+    if turns: executor.submit(vote_in_turn, turns, self._seconds)
+    return votes, futures
+
+@patch
+def _resend_waiting(self: Council, observations: dict, executor, futures: dict):
+    "Send each member whose call has not started (still waiting for its turn) in a call of its own, in place."
+    for m in self.members:
+        if m.name in futures and futures[m.name].cancel():   # only a call that has not started can be cancelled
+            self._running[m.name] = futures[m.name] = executor.submit(member_vote, m, observations[m.name], self.threshold)
+
 @patch
 def send_votes(self: Council, observations: dict,
                executor,             # a concurrent.futures executor (a ThreadPoolExecutor)
                grace_s: float=0.0,   # wait up to this long for the votes, blocking the caller (releases the GIL)
               ) -> Ballot:
-    "Start every member's `member_vote` in `executor`; members without an observation or still busy abstain at once."
-    votes, futures = {}, {}
-    for m in self.members:
-        running = self._running.get(m.name)
-        if m.name not in observations: votes[m.name] = Vote(m.name, None, None, 'no_observation')
-        elif running is not None and not running.done(): votes[m.name] = Vote(m.name, None, None, 'busy')
-        else: self._running[m.name] = futures[m.name] = executor.submit(member_vote, m, observations[m.name], self.threshold)
-    if futures and grace_s > 0: concurrent.futures.wait(list(futures.values()), timeout=grace_s)
+    "Start the members' votes in `executor`; members without an observation or still busy abstain at once."
+    votes, futures = self._submit_votes(observations, executor)
+    if futures and grace_s > 0:
+        concurrent.futures.wait(list(futures.values()), timeout=grace_s)
+        self._resend_waiting(observations, executor, futures)
     return Ballot(asyncio.get_running_loop(), votes, futures)
 
-# %% ../../nbs/65_council.ipynb #c0077
+# %% ../../nbs/65_council.ipynb #c0080
 def _finished_vote(name: str, future) -> Vote:
     "The vote in `future` (a concurrent future), or 'late' (a call not yet started is cancelled)."
     if not future.done(): future.cancel(); return Vote(name, None, None, 'late')
@@ -319,6 +359,7 @@ def complete(self: Ballot) -> bool:
 @patch
 def count_votes(self: Council, ballot: Ballot) -> CouncilDecision:
     "The decision of `ballot` as it stands now: a member that has not answered is 'late'."
+    self._alone.update(name for name, future in ballot.futures.items() if future.running())   # stuck in its call
     votes = ballot.votes | {name: _finished_vote(name, future) for name, future in ballot.futures.items()}
     return self.result([votes[m.name] for m in self.members])
 
@@ -336,7 +377,7 @@ async def decide_async(self: Council, observations: dict, executor, deadline_s: 
     "`decide` with every model in `executor`: late members abstain 'late', members still busy 'busy'."
     return await self.gather_votes(self.send_votes(observations, executor), deadline_s)
 
-# %% ../../nbs/65_council.ipynb #c0082
+# %% ../../nbs/65_council.ipynb #c0089
 def check_council_markets(council: Council, markets: dict) -> MarketData:
     "Raise unless `markets` holds one MarketData per member over the same bars, with the member's features; returns the first."
     missing = [m.name for m in council.members if m.name not in markets]
@@ -349,7 +390,7 @@ def check_council_markets(council: Council, markets: dict) -> MarketData:
         check_agent_inputs({**m.agent.metadata, 'feature_names': m.feature_names}, market.feature_names, m.window, f"{m.name}'s market")
     return first
 
-# %% ../../nbs/65_council.ipynb #c0085
+# %% ../../nbs/65_council.ipynb #c0092
 class CouncilPlayer:
     "The council as an agent of the backtester's episode loop; records every decision and observation."
     algo = 'council'
@@ -372,7 +413,7 @@ class CouncilPlayer:
         for name, o in observations.items(): self.observations[name].append(o)
         return decision.action
 
-# %% ../../nbs/65_council.ipynb #c0087
+# %% ../../nbs/65_council.ipynb #c0094
 @dataclass
 class CouncilBacktest:
     "A council over stored bars: the backtest result and every decision with the members' observations."
@@ -386,7 +427,7 @@ class CouncilBacktest:
         rows = [{**{v.member: np.nan if v.action is None else v.action for v in d.votes}, 'action': d.action, 'reason': d.reason} for d in self.decisions]
         return pd.DataFrame(rows, index=pd.Index(self.bars, name='t'))
 
-# %% ../../nbs/65_council.ipynb #c0089
+# %% ../../nbs/65_council.ipynb #c0096
 def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, actions: list, notional: list) -> BacktestResult:
     "A BacktestResult from `_play_episode`'s output, as `backtest` builds it."
     arrays = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in ('equity', 'cash', 'position', 'exposure')}
@@ -396,7 +437,7 @@ def _episode_result(algo: str, market: MarketData, cfg: dict, env, rows: list, a
                                      cfg['data']['interval'], exposures=result.exposure)
     return result
 
-# %% ../../nbs/65_council.ipynb #c0090
+# %% ../../nbs/65_council.ipynb #c0097
 def council_backtest(council: Council,
                      markets: dict,   # member name -> its MarketData (same bars, scaled by its own scaler)
                      config: dict,    # merged config: env and risk rules, data.interval
