@@ -454,6 +454,7 @@ def run(args, home: Path) -> dict:
             out['first_render'] = [s.first_render for s in sessions]
             out['form_s'] = [s.form_s for s in sessions]
             out['page_errors'] = sum(len(s.page.console_errors) for s in sessions)
+            out['page_error_texts'] = sorted({f'session {i + 1}: {e[:160]}' for i, s in enumerate(sessions) for e in s.page.console_errors})
             open_kernels = len(server.kernels())
             out['gone'] = close_all(sessions, server, args.close_limit)
             out['kernels_before_close'], out['kernels_after_close'] = open_kernels, len(server.kernels())
@@ -566,6 +567,7 @@ def main(argv=None):
     print(f"chart title changes: {out['titles']}; without a simulator frame: {out['tick_one_unmatched']} + {out['tick_many_unmatched']}; "
           f"simulator frames: {out['sim_frames']}{'; sim client error ' + out['sim_error'] if out['sim_error'] else ''}; "
           f"page errors: {out['page_errors']}; blocked non-loopback requests: {out['blocked']}")
+    for text in out['page_error_texts']: print(f"  page error, {text}")
     print('scheduler autogroups (kernel.sched_autogroup_enabled = '
           f"{Path('/proc/sys/kernel/sched_autogroup_enabled').read_text().strip() if Path('/proc/sys/kernel/sched_autogroup_enabled').exists() else '?'}): "
           + '; '.join(f"{name}: {', '.join(groups)}" for name, groups in out['autogroups'].items()))

@@ -26,6 +26,13 @@ TITLE_WATCH = """() => {
   const seen = () => { const t = document.querySelector('.tb-chart .gtitle'); if (t) window.tbTitles.push([Date.now(), t.textContent]); };
   new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
+LOGIN_CHECKS_WATCH = """() => {
+  window.tbLoginChecks = 0;   // how many login checks have ended: the message left 'checking…'
+  const left = r => (r.oldValue || '').startsWith('checking') || [...r.removedNodes].some(n => (n.textContent || '').startsWith('checking'));
+  new MutationObserver(records => { window.tbLoginChecks += records.filter(left).length; })
+    .observe(document.querySelector('.tb-login-message'), {subtree: true, childList: true, characterData: true, characterDataOldValue: true});
+}"""
+LOGIN_CHECKED = "window.tbLoginChecks > {before} && !document.querySelector('.tb-login-message').innerText.startsWith('checking')"
 TICK_TIME = re.compile(r'tick (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC')
 
 
@@ -194,9 +201,11 @@ def test_user_journey(home):
             assert page.locator('.tb-ticker').count() == 0 and page.locator('.tb-chart').count() == 0
             shot(page, '11-logged-out')
 
+            page.evaluate(LOGIN_CHECKS_WATCH)
             for attempt in range(12):                                                                 # wrong passwords until throttled
+                before = page.evaluate('window.tbLoginChecks')
                 login(page, 'alice', 'wrong-password-%d' % attempt)
-                page.wait_for_function("!document.querySelector('.tb-login-button').disabled && !document.querySelector('.tb-login-message').innerText.startsWith('checking')")
+                page.wait_for_function(LOGIN_CHECKED.format(before=before))                          # this attempt's answer, not the last one's
                 if 'try again in' in (throttled := text(page, '.tb-login-message')): break
             shot(page, '12-throttled'); pages.append(page.content())
             voila_log = server.service.output()
