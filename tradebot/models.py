@@ -5,7 +5,7 @@
 # %% ../nbs/25_models.ipynb #c0002
 from __future__ import annotations
 from pathlib import Path
-from .config import ConfigError
+from .config import ConfigError, TradebotError
 from .features import MarketData
 from .env import TradingEnv
 from .vecenv import VecTradingEnv
@@ -65,7 +65,8 @@ def _dqn_policy(agent):
 def _ppo_policy(agent):
     policy = agent.model.policy
     if type(policy.features_extractor).__name__ != 'FlattenExtractor' or policy.squash_output: return agent.act
-    actor = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)   # the deterministic action's layers
+    try: actor = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)   # the deterministic action's layers
+    except TradebotError: return agent.act                                      # a layer numpy does not serve
     if agent.metadata.get('action_type') == 'discrete': return lambda obs: actor(obs).argmax()   # the most likely action
     low, high = agent.model.action_space.low, agent.model.action_space.high
     return lambda obs: np.clip(actor(obs), low, high)   # the Gaussian's mean, clipped to the box as SB3's `predict` does
