@@ -1,7 +1,7 @@
 """Live stack latency: tick-to-decision of a 3-model council, fan-out to 100 WebSocket clients, and the loop's jitter.
 
     python benchmarks/live_latency.py [--bars 300] [--speed 10] [--jitter-seconds 30] [--clients 100]
-                                      [--runs RUN RUN RUN] [--contender busy|train|none] [--switch-interval S] [--profile]
+                                      [--runs RUN RUN RUN] [--contender busy|train|none] [--switch-interval S] [--cpu-nice N] [--profile]
 
 Everything runs on 127.0.0.1, through the real pieces: a simulator (`tradebot.sim.SimExchange`, in a child process)
 replays the embedded BTCUSDT + ETHUSDT bars; the live process is `build_live_system` (FeedClient, PriceCache,
@@ -97,11 +97,16 @@ async def serve_clients(url: str, token: str, n: int):
         await asyncio.gather(*(ws.close() for ws in connections), return_exceptions=True)
 
 
+def normal_priority():
+    "In a child before it runs: niceness 0 (the exchange, the clients and the contender are not the live process, whose `--cpu-nice` they would inherit)."
+    if os.getpriority(os.PRIO_PROCESS, 0) < 0: os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
 class Child:
     "A child process of this script, talking over stdin/stdout lines; closed by closing its stdin, then terminate."
     def __init__(self, *args, env=None):
         self.process = subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, env=env)
+                                        text=True, env=env, preexec_fn=normal_priority)
 
     async def line(self, timeout: float = 60.0) -> str:
         text = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), timeout)
@@ -312,7 +317,8 @@ class Contender:
     def run(self):
         env = {**os.environ, 'TRADEBOT_HOME': str(self.folder)}
         while not self.stop.is_set():
-            self.process = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder)
+            self.process = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder,
+                                            preexec_fn=normal_priority)
             while self.process.poll() is None and not self.stop.is_set(): time.sleep(0.2)
     def __enter__(self):
         if self.kind != 'none':
@@ -396,6 +402,7 @@ def main(argv=None):
     parser.add_argument('--runs', nargs=3, default=None, metavar='RUN', help='existing run folders for the council (default: train quick ones)')
     parser.add_argument('--contender', choices=['busy', 'train', 'none'], default='busy', help='the other CPU-bound process of the contended run (none: skip it)')
     parser.add_argument('--switch-interval', type=float, default=None, help="sys.setswitchinterval(s) in the live process (default: tradebot live's GIL_SWITCH_INTERVAL, 0.001)")
+    parser.add_argument('--cpu-nice', type=int, default=None, help="CPU niceness of this (the live) process, as `tradebot live --cpu-nice` (default: tradebot live's, -20; children run at 0)")
     parser.add_argument('--profile', action='store_true', help='cProfile the decide phase of each run and print the top functions')
     parser.add_argument('--serve-sim', nargs=2, help=argparse.SUPPRESS)
     parser.add_argument('--serve-clients', nargs=3, help=argparse.SUPPRESS)
@@ -404,8 +411,10 @@ def main(argv=None):
     if args.serve_clients: return asyncio.run(serve_clients(args.serve_clients[0], args.serve_clients[1], int(args.serve_clients[2])))
     import logging; logging.basicConfig(level=logging.WARNING)
     args.profiles = []
-    from tradebot.live.app import GIL_SWITCH_INTERVAL, live_event_loop
+    from tradebot.live.app import GIL_SWITCH_INTERVAL, LIVE_NICENESS, live_event_loop
+    from tradebot.compute import cpu_priority
     sys.setswitchinterval(args.switch_interval or GIL_SWITCH_INTERVAL)   # as `tradebot live` sets it
+    args.nice = cpu_priority(LIVE_NICENESS if args.cpu_nice is None else args.cpu_nice)   # as `tradebot live` asks (granted to root / CAP_SYS_NICE)
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix='live_latency_') as tmp:
         folder = Path(tmp)
@@ -414,7 +423,8 @@ def main(argv=None):
             start = time.perf_counter(); runs = train_council(folder)
             print(f"trained {', '.join(r.name for r in runs)} in {time.perf_counter() - start:.0f} s", flush=True)
         print(f"live latency benchmark: {cores} cores, {args.clients} clients, {args.bars} bars at {args.speed:g} bars/s, "
-              f"{args.jitter_seconds:g} s of loop ticks per burst kind, GIL switch interval {sys.getswitchinterval() * 1000:g} ms", flush=True)
+              f"{args.jitter_seconds:g} s of loop ticks per burst kind, GIL switch interval {sys.getswitchinterval() * 1000:g} ms, "
+              f"CPU niceness {args.nice}", flush=True)
         results = {}
         for name, kind in (('idle box', 'none'), ('contended', args.contender)):
             if name == 'contended' and kind == 'none': break

@@ -10,8 +10,9 @@ from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
-           'torch_threads', 'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
+           'torch_threads', 'autogroup_nice', 'cpu_priority', 'may_raise_priority', 'select_device', 'clipped_adam',
+           'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -56,6 +57,30 @@ class torch_threads:
         if self.n: torch.set_num_threads(self.before)
 
 # %% ../nbs/03_compute.ipynb #c0017
+AUTOGROUP = '/proc/self/autogroup'
+
+def autogroup_nice() -> int|None:
+    "The niceness of this process's scheduler autogroup; None without autogroups (another OS, or switched off)."
+    try:
+        with open(AUTOGROUP) as f: return int(f.read().split('nice')[1])
+    except (OSError, IndexError, ValueError): return None
+
+def cpu_priority(nice: int) -> int:
+    "Ask for niceness `nice` for this thread (the threads it starts inherit it), and for the autogroup when this process leads its session; the niceness now."
+    with contextlib.suppress(PermissionError): os.setpriority(os.PRIO_PROCESS, 0, nice)
+    if os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError), open(AUTOGROUP, 'w') as f: f.write(f'{nice}\n')
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+def may_raise_priority(nice: int) -> bool:
+    "Whether this process may ask for a niceness `nice` below its own: root, CAP_SYS_NICE, or a `nice` limit (RLIMIT_NICE) that reaches it."
+    if os.geteuid() == 0: return True
+    with contextlib.suppress(OSError, StopIteration), open('/proc/self/status') as f:
+        if int(next(line.split()[1] for line in f if line.startswith('CapEff')), 16) >> 23 & 1: return True   # CAP_SYS_NICE
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
+
+# %% ../nbs/03_compute.ipynb #c0021
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
                  ):
@@ -69,7 +94,7 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
     return torch.device(name)
 
-# %% ../nbs/03_compute.ipynb #c0020
+# %% ../nbs/03_compute.ipynb #c0024
 @njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
 def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
                  max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
@@ -89,7 +114,7 @@ def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated 
         exp_avg[i], exp_avg_sq[i] = m, v
         params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
 
-# %% ../nbs/03_compute.ipynb #c0023
+# %% ../nbs/03_compute.ipynb #c0027
 def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
                    max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
                    compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
@@ -104,7 +129,7 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
-# %% ../nbs/03_compute.ipynb #c0026
+# %% ../nbs/03_compute.ipynb #c0030
 NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
 
 def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
@@ -125,7 +150,7 @@ class NumpyMLP:
         for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
         return x
 
-# %% ../nbs/03_compute.ipynb #c0029
+# %% ../nbs/03_compute.ipynb #c0033
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

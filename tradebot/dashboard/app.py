@@ -10,6 +10,7 @@ import ipywidgets as widgets
 from IPython.display import display
 from fastcore.basics import patch
 from ..config import home_path, load_config
+from ..compute import cpu_priority
 from ..live.keys import KeyStore
 from .users import UserStore
 from .client import BackendClient, ConnectionBadge, HISTORICAL_SOURCES, historical_bars, stream
@@ -39,11 +40,8 @@ class Dashboard:
 
 # %% ../../nbs/84_dashboard.ipynb #c0007
 def background_priority(niceness: int=10) -> int:
-    "Run this process, and its autogroup (its session, for the scheduler), at `niceness` at least; the niceness now."
-    if (current := os.nice(0)) < niceness: os.nice(niceness - current)
-    try: Path('/proc/self/autogroup').write_text(f'{niceness}\n')
-    except OSError: pass   # no autogroups here (another OS, or switched off): the process niceness is what counts
-    return os.nice(0)
+    "Run this process at `niceness` at least, and its autogroup too when it leads its session (a kernel, Voila); the niceness now."
+    return cpu_priority(max(niceness, os.getpriority(os.PRIO_PROCESS, 0)))
 
 # %% ../../nbs/84_dashboard.ipynb #c0010
 OFFLINE_ENV = 'TRADEBOT_OFFLINE'   # '1': never ask Yahoo Finance for the stored bars

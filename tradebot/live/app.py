@@ -10,6 +10,7 @@ from collections import deque
 from pathlib import Path
 from fastcore.basics import patch
 from ..config import TradebotError, load_config, home_path, read_yaml
+from ..compute import cpu_priority
 from ..env import env_rules
 from ..runs import list_runs
 from ..bybit.models import public_ws_url, REST_HOSTS
@@ -29,10 +30,10 @@ from .exchange import ExchangeBroker, OrderManager
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEARNING_ALGOS', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run',
-           'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue',
-           'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop',
-           'freeze_startup_heap', 'live_main']
+__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem',
+           'quote_record', 'resolve_run', 'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments',
+           'live_parser', 'Venue', 'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live',
+           'live_event_loop', 'freeze_startup_heap', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -284,6 +285,8 @@ def build_live_system(runs, ws_url: str, rest_url: str, # council runs; the exch
     return system
 
 # %% ../../nbs/75_app.ipynb #c0026
+LIVE_NICENESS = -20   # the backend decides within milliseconds of a bar's close: first on the CPU when the OS allows it
+
 def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The options of `tradebot live`."
     parser.add_argument('--exchange', choices=['sim', 'bybit'], default='sim', help='where prices come from')
@@ -305,6 +308,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds (default: until Ctrl-C)')
     parser.add_argument('--runs-dir', default=None, help='folder of runs (default: run.runs_dir)')
     parser.add_argument('--journal', default=None, help='paper account file (default: data/live/paper-EXCHANGE.sqlite)')
+    parser.add_argument('--cpu-nice', type=int, default=LIVE_NICENESS, help=f'CPU niceness to ask for (default {LIVE_NICENESS}, the highest priority; 0: normal). '
+                        "Above normal needs root, CAP_SYS_NICE or a 'nice' limit; without it the backend runs at normal priority and says so")
     return parser
 
 def live_parser() -> argparse.ArgumentParser:
@@ -416,6 +421,9 @@ def live_main(argv=None, start_simulator=None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)   # Python's 5 ms let a CPU-bound thread starve the loop (benchmarks/live_latency.py)
     logging.basicConfig(level=os.environ.get('TRADEBOT_LOG_LEVEL', 'WARNING').upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')   # keys are redacted from every record
+    if (nice := cpu_priority(args.cpu_nice)) > args.cpu_nice:   # before any thread starts: they all inherit it
+        log.warning("CPU niceness %d, not the %d asked for: a higher priority needs root, CAP_SYS_NICE or a 'nice' limit "
+                    "(/etc/security/limits.conf), so decisions may wait behind other busy processes", nice, args.cpu_nice)
     try:
         with live_event_loop() as runner: runner.run(run_live(args, start_simulator))
     except KeyboardInterrupt: return 0
