@@ -97,16 +97,17 @@ async def serve_clients(url: str, token: str, n: int):
         await asyncio.gather(*(ws.close() for ws in connections), return_exceptions=True)
 
 
-def normal_priority():
-    "In a child before it runs: niceness 0 (the exchange, the clients and the contender are not the live process, whose `--cpu-nice` they would inherit)."
-    if os.getpriority(os.PRIO_PROCESS, 0) < 0: os.setpriority(os.PRIO_PROCESS, 0, 0)
+def normal_priority(pid: int) -> None:
+    "Niceness 0 for a child just started: the exchange, the clients and the contender are not the live process, whose `--cpu-nice` they inherit."
+    if os.getpriority(os.PRIO_PROCESS, pid) < 0: os.setpriority(os.PRIO_PROCESS, pid, 0)
 
 
 class Child:
     "A child process of this script, talking over stdin/stdout lines; closed by closing its stdin, then terminate."
     def __init__(self, *args, env=None):
         self.process = subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, env=env, preexec_fn=normal_priority)
+                                        text=True, env=env)
+        normal_priority(self.process.pid)
 
     async def line(self, timeout: float = 60.0) -> str:
         text = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), timeout)
@@ -317,8 +318,8 @@ class Contender:
     def run(self):
         env = {**os.environ, 'TRADEBOT_HOME': str(self.folder)}
         while not self.stop.is_set():
-            self.process = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder,
-                                            preexec_fn=normal_priority)
+            self.process = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder)
+            normal_priority(self.process.pid)
             while self.process.poll() is None and not self.stop.is_set(): time.sleep(0.2)
     def __enter__(self):
         if self.kind != 'none':
