@@ -81,7 +81,7 @@ def utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec='milliseconds').replace('+00:00', 'Z')
 
 # %% ../../nbs/67_runner.ipynb #c0017
-VOTE_GRACE = 0.002  # s the loop lends the GIL to the members before it awaits them: a council of three votes in ~0.3 ms
+VOTE_GRACE = 0.005  # s the loop lends the GIL to the members before it awaits them: ~0.5 ms idle, 2-5 ms beside ten dashboard sessions
 
 class StrategyRunner:
     "Decides at bar close (and optionally every N seconds), guards at send time, feeds the broker every price."
