@@ -5,7 +5,6 @@
 # %% ../../nbs/84_dashboard.ipynb #c0002
 from __future__ import annotations
 import asyncio, os, time
-from pathlib import Path
 import ipywidgets as widgets
 from IPython.display import display
 from fastcore.basics import patch
