@@ -15,11 +15,11 @@ backend: chromium runs in a session of its own (so in a scheduler autogroup of i
 /proc/PID/autogroup of its processes instead. Session 1 (the one measured) has a browser of its own at autogroup nice
 5; sessions 2..N share a second one at nice 19, so that their rendering (9 plotly charts redrawn 4 times a second,
 more than the 2 cores can give) only takes CPU nobody else wants, while their kernels and websockets load the server
-in full. With autogroups, a process's nice only orders it within its own
-session: Voila (start_new_session) and each kernel (jupyter_client starts each in a new session) are groups of their
-own at autogroup nice 0, competing with the backend as equals despite their process nice +10. `--autogroup-nice N`
-writes N into Voila's and every kernel's autogroup (the fix proposed for `ServiceProcess` / the kernel manager), to
-measure its effect; by default they are left as shipped.
+in full. With autogroups, a process's nice only orders it within its own session. As shipped, Voila
+(start_new_session) and each kernel (jupyter_client starts each in a new session) lead their sessions and put their
+own autogroup at nice 10 (`tradebot.dashboard.app.background_priority`), and the backend, started here in a session
+of its own, asks for -20 (`tradebot live --cpu-nice`, granted to root / CAP_SYS_NICE). `--autogroup-nice N` writes
+N into Voila's and every kernel's autogroup instead, to measure other values; by default they are left as shipped.
 
 The runs are quick runs trained into a temp TRADEBOT_HOME unless `--home` names one with runs; N users are added to
 its data/users.json for the run and removed at the end.
