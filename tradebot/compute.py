@@ -60,7 +60,7 @@ class torch_threads:
 AUTOGROUP = '/proc/self/autogroup'
 
 def autogroup_nice() -> int|None:
-    "The niceness of this process's scheduler autogroup; None without autogroups (another OS, or switched off)."
+    "The niceness of this process's scheduler autogroup; None outside one (init's root group, which a process never in a new session stays in) or without autogroups."
     try:
         with open(AUTOGROUP) as f: return int(f.read().split('nice')[1])
     except (OSError, IndexError, ValueError): return None
