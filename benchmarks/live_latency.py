@@ -98,8 +98,11 @@ async def serve_clients(url: str, token: str, n: int):
 
 
 def normal_priority(pid: int) -> None:
-    "Niceness 0 for a child just started: the exchange, the clients and the contender are not the live process, whose `--cpu-nice` they inherit."
-    if os.getpriority(os.PRIO_PROCESS, pid) < 0: os.setpriority(os.PRIO_PROCESS, pid, 0)
+    "Niceness 0 and ordinary scheduling for a child just started: the exchange, the clients and the contender are not the live process, whose `--cpu-nice` and `--realtime` they inherit."
+    for tid in map(int, os.listdir(f'/proc/{pid}/task')):
+        with contextlib.suppress(OSError):
+            if os.sched_getscheduler(tid) != os.SCHED_OTHER: os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            if os.getpriority(os.PRIO_PROCESS, tid) < 0: os.setpriority(os.PRIO_PROCESS, tid, 0)
 
 
 class Child:
@@ -200,9 +203,9 @@ def open_rules(GuardRules):
 
 
 @contextlib.asynccontextmanager
-async def live_stack(runs, folder: Path, speed: float, ticks_per_bar: int, clients: int):
+async def live_stack(runs, folder: Path, speed: float, ticks_per_bar: int, clients: int, args):
     "Simulator child, live system + server here, clients child; yields (system, server, clients child, ticker count)."
-    from tradebot.live.app import build_live_system, freeze_startup_heap
+    from tradebot.live.app import build_live_system, freeze_startup_heap, ask_for_realtime
     from tradebot.live.runner import GuardRules
     from tradebot.live.server import LiveServer, create_app, load_or_create_token
     sim = Child('--serve-sim', str(speed), str(ticks_per_bar))
@@ -216,7 +219,7 @@ async def live_stack(runs, folder: Path, speed: float, ticks_per_bar: int, clien
         probe, app = Probe(system), create_app(system, token)
         probe.server_hub = app.state.hub   # the server's fan-out: counts the clients it dropped
         async with system, LiveServer(app, port=0) as server:
-            freeze_startup_heap()   # as `tradebot live` does once it is up
+            freeze_startup_heap(); args.rt = ask_for_realtime(args)   # as `tradebot live` does once it is up
             count = TickerCount(system)
             peers = Child('--serve-clients', server.url.replace('http', 'ws') + '/ws/prices', token, str(clients))
             await peers.line(120)   # 'ready'
@@ -241,7 +244,7 @@ async def fanout_report(peers: Child, count: TickerCount, t0: float, t1: float) 
 
 async def decide_phase(runs, folder: Path, args) -> dict:
     "Phase 1 + 2: `--bars` bar-close decisions at `--speed` bars/s with the clients connected."
-    async with live_stack(runs, folder, args.speed, 4, args.clients) as (system, probe, peers, count):
+    async with live_stack(runs, folder, args.speed, 4, args.clients, args) as (system, probe, peers, count):
         ticks_before, profiler = system.runner.loop['ticks'], None
         if args.profile:
             import cProfile; profiler = cProfile.Profile(); profiler.enable()
@@ -284,6 +287,7 @@ class Burster:
         self.burst, self.stop, self.durations = burst, threading.Event(), []
         self.thread = threading.Thread(target=self.run, name='login-burst', daemon=True)
     def run(self):
+        if hasattr(os, 'sched_setscheduler'): os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))   # CPU-heavy work is no real-time work (the leash would drop the whole backend)
         while not self.stop.is_set():
             start = time.perf_counter(); self.burst(); self.durations.append(time.perf_counter() - start)
     def __enter__(self): self.thread.start(); return self
@@ -293,7 +297,7 @@ class Burster:
 async def jitter_phase(runs, folder: Path, args) -> dict:
     "Phase 3: the loop at tick_s = 1 s with each burst running in a worker thread, the feed and the clients on."
     out, bursts = {}, {'pbkdf2': pbkdf2_burst, 'python': calibrated_spin(0.2)}
-    async with live_stack(runs, folder, 1.0, 10, args.clients) as (system, probe, peers, count):
+    async with live_stack(runs, folder, 1.0, 10, args.clients, args) as (system, probe, peers, count):
         assert system.runner.tick_s == 1.0
         for name, burst in bursts.items():
             loop = system.runner.loop
@@ -404,6 +408,7 @@ def main(argv=None):
     parser.add_argument('--contender', choices=['busy', 'train', 'none'], default='busy', help='the other CPU-bound process of the contended run (none: skip it)')
     parser.add_argument('--switch-interval', type=float, default=None, help="sys.setswitchinterval(s) in the live process (default: tradebot live's GIL_SWITCH_INTERVAL, 0.001)")
     parser.add_argument('--cpu-nice', type=int, default=None, help="CPU niceness of this (the live) process, as `tradebot live --cpu-nice` (default: tradebot live's, -20; children run at 0)")
+    parser.add_argument('--realtime', type=int, default=None, help="real-time priority of this (the live) process, as `tradebot live --realtime` (default: tradebot live's, 1; 0: none; children run at none)")
     parser.add_argument('--profile', action='store_true', help='cProfile the decide phase of each run and print the top functions')
     parser.add_argument('--serve-sim', nargs=2, help=argparse.SUPPRESS)
     parser.add_argument('--serve-clients', nargs=3, help=argparse.SUPPRESS)
@@ -412,10 +417,11 @@ def main(argv=None):
     if args.serve_clients: return asyncio.run(serve_clients(args.serve_clients[0], args.serve_clients[1], int(args.serve_clients[2])))
     import logging; logging.basicConfig(level=logging.WARNING)
     args.profiles = []
-    from tradebot.live.app import GIL_SWITCH_INTERVAL, LIVE_NICENESS, live_event_loop
-    from tradebot.compute import cpu_priority
+    from tradebot.live.app import GIL_SWITCH_INTERVAL, LIVE_NICENESS, LIVE_REALTIME, live_event_loop, ask_for_niceness
     sys.setswitchinterval(args.switch_interval or GIL_SWITCH_INTERVAL)   # as `tradebot live` sets it
-    args.nice = cpu_priority(LIVE_NICENESS if args.cpu_nice is None else args.cpu_nice)   # as `tradebot live` asks (granted to root / CAP_SYS_NICE)
+    args.cpu_nice = LIVE_NICENESS if args.cpu_nice is None else args.cpu_nice
+    args.realtime = LIVE_REALTIME if args.realtime is None else args.realtime
+    args.nice = ask_for_niceness(args)   # as `tradebot live` asks (granted to root / CAP_SYS_NICE)
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix='live_latency_') as tmp:
         folder = Path(tmp)
@@ -425,7 +431,7 @@ def main(argv=None):
             print(f"trained {', '.join(r.name for r in runs)} in {time.perf_counter() - start:.0f} s", flush=True)
         print(f"live latency benchmark: {cores} cores, {args.clients} clients, {args.bars} bars at {args.speed:g} bars/s, "
               f"{args.jitter_seconds:g} s of loop ticks per burst kind, GIL switch interval {sys.getswitchinterval() * 1000:g} ms, "
-              f"CPU niceness {args.nice}", flush=True)
+              f"CPU niceness {args.nice}, real-time priority {args.realtime} asked for", flush=True)
         results = {}
         for name, kind in (('idle box', 'none'), ('contended', args.contender)):
             if name == 'contended' and kind == 'none': break

@@ -9,8 +9,8 @@ import json, os, shutil, signal, sqlite3, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
-from tradebot.compute import may_raise_priority
-from tradebot.live.app import LIVE_NICENESS
+from tradebot.compute import may_raise_priority, may_use_realtime
+from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME
 from tradebot.live.paper import PaperJournal
 from livestack import Live, free_port, train_quick_runs
 
@@ -30,6 +30,8 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
         assert 'council:' in ''.join(live.lines) and 'qlearning' in ''.join(live.lines), live.lines
         if may_raise_priority(LIVE_NICENESS): assert os.getpriority(os.PRIO_PROCESS, live.proc.pid) == LIVE_NICENESS   # first on the CPU
         else: assert f'not the {LIVE_NICENESS} asked for' in ''.join(live.lines), live.lines                         # and says when it is not
+        if may_use_realtime(LIVE_REALTIME): assert os.sched_getscheduler(live.proc.pid) == os.SCHED_RR                  # ahead of ordinary processes
+        else: assert 'no real-time priority' in ''.join(live.lines), live.lines
         first = live.until(lambda: (p := live.http.get('/prices').json()) and all(q['state'] == 'LIVE' for q in p.values()) and p, 30, 'live prices')
         assert set(first) == {'BTCUSDT', 'ETHUSDT'}
         live.until(lambda: all(live.http.get('/prices').json()[s]['ts'] != first[s]['ts'] for s in first), 10, 'moving prices')

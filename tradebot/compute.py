@@ -10,9 +10,10 @@ from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
-           'torch_threads', 'autogroup_nice', 'cpu_priority', 'may_raise_priority', 'select_device', 'clipped_adam',
-           'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'REALTIME_POLICIES', 'NUMPY_ACTIVATIONS', 'kernel',
+           'available_cores', 'thread_budget', 'torch_threads', 'autogroup_nice', 'cpu_priority', 'has_sys_nice',
+           'may_raise_priority', 'realtime_priority', 'may_use_realtime', 'drop_realtime', 'realtime_leash',
+           'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -72,15 +73,50 @@ def cpu_priority(nice: int) -> int:
         with contextlib.suppress(OSError), open(AUTOGROUP, 'w') as f: f.write(f'{nice}\n')
     return os.getpriority(os.PRIO_PROCESS, 0)
 
-def may_raise_priority(nice: int) -> bool:
-    "Whether this process may ask for a niceness `nice` below its own: root, CAP_SYS_NICE, or a `nice` limit (RLIMIT_NICE) that reaches it."
+def has_sys_nice() -> bool:
+    "Whether this process may raise any thread's CPU priority: root, or the CAP_SYS_NICE capability."
     if os.geteuid() == 0: return True
     with contextlib.suppress(OSError, StopIteration), open('/proc/self/status') as f:
-        if int(next(line.split()[1] for line in f if line.startswith('CapEff')), 16) >> 23 & 1: return True   # CAP_SYS_NICE
+        return bool(int(next(line.split()[1] for line in f if line.startswith('CapEff')), 16) >> 23 & 1)   # CAP_SYS_NICE
+    return False
+
+def may_raise_priority(nice: int) -> bool:
+    "Whether this process may ask for a niceness `nice` below its own: root, CAP_SYS_NICE, or a `nice` limit (RLIMIT_NICE) that reaches it."
     import resource
-    return resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
+    return has_sys_nice() or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
 
 # %% ../nbs/03_compute.ipynb #c0021
+REALTIME_POLICIES = {getattr(os, 'SCHED_RR', -1), getattr(os, 'SCHED_FIFO', -1)}
+
+def realtime_priority(priority: int) -> int:
+    "Ask for round-robin real-time scheduling at `priority` (1-99) for every thread Python started (their new threads inherit it); the calling thread's real-time priority now, 0 for none."
+    if not hasattr(os, 'sched_setscheduler'): return 0   # not on macOS or Windows
+    import threading
+    for thread in threading.enumerate() if priority > 0 else []:
+        with contextlib.suppress(PermissionError, ProcessLookupError): os.sched_setscheduler(thread.native_id, os.SCHED_RR, os.sched_param(priority))
+    return os.sched_getparam(0).sched_priority if os.sched_getscheduler(0) in REALTIME_POLICIES else 0
+
+def may_use_realtime(priority: int) -> bool:
+    "Whether this process may ask for real-time priority `priority`: root, CAP_SYS_NICE, or an `rtprio` limit (RLIMIT_RTPRIO) that reaches it."
+    import resource
+    return has_sys_nice() or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority
+
+# %% ../nbs/03_compute.ipynb #c0023
+def drop_realtime() -> int:
+    "Put every thread of this process back on the ordinary scheduler (`SCHED_OTHER`; niceness unchanged); how many were real-time."
+    dropped = 0
+    for tid in map(int, os.listdir('/proc/self/task')):
+        with contextlib.suppress(OSError):
+            if os.sched_getscheduler(tid) in REALTIME_POLICIES: os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0)); dropped += 1
+    return dropped
+
+def realtime_leash(seconds: float=0.5, on_drop=lambda dropped: None) -> None:
+    "When a real-time thread runs `seconds` without blocking, `drop_realtime` and call `on_drop(count)`. Call it from the main thread."
+    import resource, signal
+    resource.setrlimit(resource.RLIMIT_RTTIME, (int(seconds * 1e6), resource.getrlimit(resource.RLIMIT_RTTIME)[1]))   # microseconds
+    signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))
+
+# %% ../nbs/03_compute.ipynb #c0027
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
                  ):
@@ -94,7 +130,7 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
     return torch.device(name)
 
-# %% ../nbs/03_compute.ipynb #c0024
+# %% ../nbs/03_compute.ipynb #c0030
 @njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
 def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
                  max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
@@ -114,7 +150,7 @@ def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated 
         exp_avg[i], exp_avg_sq[i] = m, v
         params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
 
-# %% ../nbs/03_compute.ipynb #c0027
+# %% ../nbs/03_compute.ipynb #c0033
 def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
                    max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
                    compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
@@ -129,7 +165,7 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
-# %% ../nbs/03_compute.ipynb #c0030
+# %% ../nbs/03_compute.ipynb #c0036
 NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
 
 def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
@@ -150,7 +186,7 @@ class NumpyMLP:
         for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
         return x
 
-# %% ../nbs/03_compute.ipynb #c0033
+# %% ../nbs/03_compute.ipynb #c0039
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from fastcore.basics import patch
 from ..config import TradebotError, load_config, home_path, read_yaml
-from ..compute import cpu_priority
+from ..compute import cpu_priority, realtime_priority, realtime_leash
 from ..env import env_rules
 from ..runs import list_runs
 from ..bybit.models import public_ws_url, REST_HOSTS
@@ -30,10 +30,11 @@ from .exchange import ExchangeBroker, OrderManager
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem',
-           'quote_record', 'resolve_run', 'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments',
-           'live_parser', 'Venue', 'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live',
-           'live_event_loop', 'freeze_startup_heap', 'live_main']
+__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH', 'GIL_SWITCH_INTERVAL', 'EventBus',
+           'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run', 'load_council', 'newest_runs',
+           'build_live_system', 'add_live_arguments', 'live_parser', 'Venue', 'trading_credentials', 'open_venue',
+           'connect_orders', 'live_rules', 'run_live', 'live_event_loop', 'freeze_startup_heap', 'ask_for_niceness',
+           'ask_for_realtime', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -286,6 +287,8 @@ def build_live_system(runs, ws_url: str, rest_url: str, # council runs; the exch
 
 # %% ../../nbs/75_app.ipynb #c0026
 LIVE_NICENESS = -20   # the backend decides within milliseconds of a bar's close: first on the CPU when the OS allows it
+LIVE_REALTIME = 1     # and ahead of every ordinary process (SCHED_RR at the lowest real-time priority), on a leash
+REALTIME_LEASH = 0.5  # s a real-time thread may run without blocking before the backend drops to ordinary scheduling
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The options of `tradebot live`."
@@ -310,6 +313,8 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument('--journal', default=None, help='paper account file (default: data/live/paper-EXCHANGE.sqlite)')
     parser.add_argument('--cpu-nice', type=int, default=LIVE_NICENESS, help=f'CPU niceness to ask for (default {LIVE_NICENESS}, the highest priority; 0: normal). '
                         "Above normal needs root, CAP_SYS_NICE or a 'nice' limit; without it the backend runs at normal priority and says so")
+    parser.add_argument('--realtime', type=int, default=LIVE_REALTIME, metavar='PRIORITY', help=f'real-time (SCHED_RR) priority to ask for (default {LIVE_REALTIME}; 0: none). '
+                        f"Needs root, CAP_SYS_NICE or an 'rtprio' limit; a thread that runs {REALTIME_LEASH:g} s without blocking drops the backend to ordinary scheduling")
     return parser
 
 def live_parser() -> argparse.ArgumentParser:
@@ -392,7 +397,7 @@ async def run_live(args, start_simulator=None, # start_simulator(symbols, speed,
                                    live_rules(args), args.decide_every, trade=args.trade)
         report = await connect_orders(system, venue) if venue.trade_url else None
         async with system, LiveServer(create_app(system, token, read_auth=args.allow_remote), args.host, args.port, allow_remote=args.allow_remote) as server:
-            freeze_startup_heap()
+            freeze_startup_heap(); ask_for_realtime(args)
             if not args.stopped: system.runner.start()
             members = ', '.join(f'{m.name} ({m.algo})' for m in system.runner.council.members)
             trading = 'paper trading' if venue.trade_url is None else f'trading on the {args.trade} account ({venue.credentials.fingerprint})'
@@ -415,15 +420,28 @@ def freeze_startup_heap() -> int:
     gc.collect(); gc.freeze()
     return gc.get_freeze_count()
 
+def ask_for_niceness(args) -> int:
+    "Ask for `--cpu-nice` (before any thread starts: they all inherit it), warning where the OS refuses; the niceness granted."
+    if (nice := cpu_priority(args.cpu_nice)) > args.cpu_nice:
+        log.warning("CPU niceness %d, not the %d asked for: a higher priority needs root, CAP_SYS_NICE or a 'nice' limit "
+                    "(/etc/security/limits.conf), so decisions may wait behind other busy processes", nice, args.cpu_nice)
+    return nice
+
+def ask_for_realtime(args) -> int:
+    "Ask for `--realtime` for every Python thread (once started up: loading models is long CPU work), on a leash; the priority granted."
+    if (realtime := realtime_priority(args.realtime)) < args.realtime:
+        log.warning("no real-time priority (%d asked for): it needs root, CAP_SYS_NICE or an 'rtprio' limit (/etc/security/limits.conf)", args.realtime)
+    if realtime: realtime_leash(REALTIME_LEASH, lambda dropped: log.warning(
+        "a thread ran %g s at real-time priority without blocking: %d threads back on ordinary scheduling", REALTIME_LEASH, dropped))
+    return realtime
+
 def live_main(argv=None, start_simulator=None) -> int:
     "`tradebot live ...`: the live backend until Ctrl-C (or --duration); returns the exit status."
     args = live_parser().parse_args(argv)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)   # Python's 5 ms let a CPU-bound thread starve the loop (benchmarks/live_latency.py)
     logging.basicConfig(level=os.environ.get('TRADEBOT_LOG_LEVEL', 'WARNING').upper(), stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')   # keys are redacted from every record
-    if (nice := cpu_priority(args.cpu_nice)) > args.cpu_nice:   # before any thread starts: they all inherit it
-        log.warning("CPU niceness %d, not the %d asked for: a higher priority needs root, CAP_SYS_NICE or a 'nice' limit "
-                    "(/etc/security/limits.conf), so decisions may wait behind other busy processes", nice, args.cpu_nice)
+    ask_for_niceness(args)   # before any thread starts: they all inherit it
     try:
         with live_event_loop() as runner: runner.run(run_live(args, start_simulator))
     except KeyboardInterrupt: return 0
