@@ -9,8 +9,8 @@ import json, os, shutil, signal, sqlite3, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
-from tradebot.compute import may_raise_priority, may_use_realtime
-from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME
+from tradebot.compute import may_raise_priority, may_use_realtime, io_priority
+from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME, REALTIME_IO_LEVEL
 from tradebot.live.paper import PaperJournal
 from livestack import Live, free_port, train_quick_runs
 
@@ -32,6 +32,7 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
         else: assert f'not the {LIVE_NICENESS} asked for' in ''.join(live.lines), live.lines                         # and says when it is not
         if may_use_realtime(LIVE_REALTIME): assert os.sched_getscheduler(live.proc.pid) == os.SCHED_RR                  # ahead of ordinary processes
         else: assert 'no real-time priority' in ''.join(live.lines), live.lines
+        if os.geteuid() == 0 and io_priority() is not None: assert io_priority(live.proc.pid) == (1, REALTIME_IO_LEVEL)   # its fsyncs first
         first = live.until(lambda: (p := live.http.get('/prices').json()) and all(q['state'] == 'LIVE' for q in p.values()) and p, 30, 'live prices')
         assert set(first) == {'BTCUSDT', 'ETHUSDT'}
         live.until(lambda: all(live.http.get('/prices').json()[s]['ts'] != first[s]['ts'] for s in first), 10, 'moving prices')

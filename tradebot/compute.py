@@ -10,10 +10,11 @@ from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'REALTIME_POLICIES', 'NUMPY_ACTIVATIONS', 'kernel',
-           'available_cores', 'thread_budget', 'torch_threads', 'autogroup_nice', 'cpu_priority', 'has_sys_nice',
-           'may_raise_priority', 'realtime_priority', 'may_use_realtime', 'drop_realtime', 'realtime_leash',
-           'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'REALTIME_POLICIES', 'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS',
+           'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
+           'torch_threads', 'autogroup_nice', 'cpu_priority', 'has_sys_nice', 'may_raise_priority', 'realtime_priority',
+           'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io', 'select_device',
+           'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -117,6 +118,25 @@ def realtime_leash(seconds: float=0.5, on_drop=lambda dropped: None) -> None:
     signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))
 
 # %% ../nbs/03_compute.ipynb #c0027
+import ctypes, platform
+IOPRIO_SYSCALLS = {'x86_64': (251, 252), 'aarch64': (30, 31)}   # (ioprio_set, ioprio_get), from asm/unistd.h
+IOPRIO_WHO_PROCESS, IOPRIO_CLASS_RT, IOPRIO_CLASS_SHIFT = 1, 1, 13
+
+def io_priority(tid: int=0) -> tuple|None:
+    "(class, level) of thread `tid`'s I/O priority (0: the calling thread); None where it cannot be read."
+    if sys.platform != 'linux' or platform.machine() not in IOPRIO_SYSCALLS: return None
+    value = ctypes.CDLL(None, use_errno=True).syscall(IOPRIO_SYSCALLS[platform.machine()][1], IOPRIO_WHO_PROCESS, tid)
+    return None if value < 0 else (value >> IOPRIO_CLASS_SHIFT, value & 0xff)
+
+def realtime_io(level: int=4) -> bool:
+    "Ask for the real-time I/O class at `level` (0-7) for every thread Python started; whether the calling thread has it."
+    if io_priority() is None: return False
+    import threading
+    for thread in threading.enumerate():
+        ctypes.CDLL(None, use_errno=True).syscall(IOPRIO_SYSCALLS[platform.machine()][0], IOPRIO_WHO_PROCESS, thread.native_id, IOPRIO_CLASS_RT << IOPRIO_CLASS_SHIFT | level)
+    return io_priority() == (IOPRIO_CLASS_RT, level)
+
+# %% ../nbs/03_compute.ipynb #c0031
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
                  ):
@@ -130,7 +150,7 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
     return torch.device(name)
 
-# %% ../nbs/03_compute.ipynb #c0030
+# %% ../nbs/03_compute.ipynb #c0034
 @njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
 def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
                  max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
@@ -150,7 +170,7 @@ def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated 
         exp_avg[i], exp_avg_sq[i] = m, v
         params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
 
-# %% ../nbs/03_compute.ipynb #c0033
+# %% ../nbs/03_compute.ipynb #c0037
 def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
                    max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
                    compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
@@ -165,7 +185,7 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
-# %% ../nbs/03_compute.ipynb #c0036
+# %% ../nbs/03_compute.ipynb #c0040
 NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
 
 def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
@@ -186,7 +206,7 @@ class NumpyMLP:
         for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
         return x
 
-# %% ../nbs/03_compute.ipynb #c0039
+# %% ../nbs/03_compute.ipynb #c0043
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

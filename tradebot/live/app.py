@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from fastcore.basics import patch
 from ..config import TradebotError, load_config, home_path, read_yaml
-from ..compute import cpu_priority, realtime_priority, realtime_leash
+from ..compute import cpu_priority, realtime_priority, realtime_leash, realtime_io
 from ..env import env_rules
 from ..runs import list_runs
 from ..bybit.models import public_ws_url, REST_HOSTS
@@ -30,11 +30,11 @@ from .exchange import ExchangeBroker, OrderManager
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH', 'GIL_SWITCH_INTERVAL', 'EventBus',
-           'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run', 'load_council', 'newest_runs',
-           'build_live_system', 'add_live_arguments', 'live_parser', 'Venue', 'trading_credentials', 'open_venue',
-           'connect_orders', 'live_rules', 'run_live', 'live_event_loop', 'freeze_startup_heap', 'ask_for_niceness',
-           'ask_for_realtime', 'live_main']
+__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH', 'REALTIME_IO_LEVEL',
+           'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run', 'load_council',
+           'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue', 'trading_credentials',
+           'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop', 'freeze_startup_heap',
+           'ask_for_niceness', 'ask_for_realtime', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -289,6 +289,7 @@ def build_live_system(runs, ws_url: str, rest_url: str, # council runs; the exch
 LIVE_NICENESS = -20   # the backend decides within milliseconds of a bar's close: first on the CPU when the OS allows it
 LIVE_REALTIME = 1     # and ahead of every ordinary process (SCHED_RR at the lowest real-time priority), on a leash
 REALTIME_LEASH = 0.5  # s a real-time thread may run without blocking before the backend drops to ordinary scheduling
+REALTIME_IO_LEVEL = 4 # with real-time CPU priority, the real-time I/O class too (the journal's fsync before each order)
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "The options of `tradebot live`."
@@ -428,9 +429,10 @@ def ask_for_niceness(args) -> int:
     return nice
 
 def ask_for_realtime(args) -> int:
-    "Ask for `--realtime` for every Python thread (once started up: loading models is long CPU work), on a leash; the priority granted."
+    "Ask for `--realtime` (and the real-time I/O class) for every Python thread (once started up: loading models is long CPU work), on a leash; the priority granted."
     if (realtime := realtime_priority(args.realtime)) < args.realtime:
         log.warning("no real-time priority (%d asked for): it needs root, CAP_SYS_NICE or an 'rtprio' limit (/etc/security/limits.conf)", args.realtime)
+    if args.realtime and not realtime_io(REALTIME_IO_LEVEL): log.info("no real-time I/O class (it needs root or CAP_SYS_ADMIN): the journal's fsync queues with other I/O")
     if realtime: realtime_leash(REALTIME_LEASH, lambda dropped: log.warning(
         "a thread ran %g s at real-time priority without blocking: %d threads back on ordinary scheduling", REALTIME_LEASH, dropped))
     return realtime

@@ -111,9 +111,10 @@ class PaperJournal:
 
 # %% ../../nbs/66_paper.ipynb #c0017
 @patch
-def put_state(self: PaperJournal, key: str, value) -> None:
+def put_state(self: PaperJournal, key: str, value,
+              durable: bool=True) -> None:  # False: no fsync of its own, for a write that a durable one follows at once
     "Store `value` (strict JSON) under `key`."
-    with self.transaction() as db:
+    with self.transaction(durable) as db:
         db.execute('INSERT OR REPLACE INTO state VALUES (?, ?)', (key, json.dumps(json_ready(value), allow_nan=False)))
 
 @patch
