@@ -18,7 +18,8 @@ more than the 2 cores can give) only takes CPU nobody else wants, while their ke
 in full. With autogroups, a process's nice only orders it within its own session. As shipped, Voila
 (start_new_session) and each kernel (jupyter_client starts each in a new session) lead their sessions and put their
 own autogroup at nice 10 (`tradebot.dashboard.app.background_priority`), and the backend, started here in a session
-of its own, asks for -20 (`tradebot live --cpu-nice`, granted to root / CAP_SYS_NICE). `--autogroup-nice N` writes
+of its own, asks for -20 (`tradebot live --cpu-nice`, granted to root / CAP_SYS_NICE) and, once up, for real-time
+scheduling (SCHED_RR 1, on a leash) and the real-time I/O class (`tradebot live --realtime`). `--autogroup-nice N` writes
 N into Voila's and every kernel's autogroup instead, to measure other values; by default they are left as shipped.
 
 The runs are quick runs trained into a temp TRADEBOT_HOME unless `--home` names one with runs; N users are added to
@@ -337,6 +338,17 @@ def autogroup(pid: int) -> str:
     except OSError: return '?'
 
 
+def backend_scheduling(pid: int) -> dict:
+    "How many of `pid`'s threads run under each (policy, real-time priority, I/O class/level): what `tradebot live --realtime` got."
+    from tradebot.compute import io_priority
+    names, counts = {os.SCHED_OTHER: 'OTHER', os.SCHED_RR: 'RR', os.SCHED_FIFO: 'FIFO'}, {}
+    for tid in map(int, os.listdir(f'/proc/{pid}/task')):
+        with contextlib.suppress(OSError):
+            key = f"{names.get(os.sched_getscheduler(tid), '?')} {os.sched_getparam(tid).sched_priority}, io {io_priority(tid)}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def set_autogroup_nice(pid: int, nice: int) -> bool:
     "Set the nice of `pid`'s autogroup (its whole session), as `echo N > /proc/PID/autogroup`; whether it worked."
     try: Path(f'/proc/{pid}/autogroup').write_text(str(nice)); return True
@@ -450,6 +462,7 @@ def run(args, home: Path) -> dict:
             titles = watched.evaluate('() => window.__tbTitles')
             groups = sampler.groups()
             out['autogroups'] = {name: sorted({autogroup(pid) for pid in pids}) for name, pids in groups.items() if name != 'bench'}
+            out['backend_threads'] = backend_scheduling(live.proc.pid)
             out['kernel_ids'] = [s.kernel_id for s in sessions]
             out['first_render'] = [s.first_render for s in sessions]
             out['form_s'] = [s.form_s for s in sessions]
@@ -571,6 +584,7 @@ def main(argv=None):
     print('scheduler autogroups (kernel.sched_autogroup_enabled = '
           f"{Path('/proc/sys/kernel/sched_autogroup_enabled').read_text().strip() if Path('/proc/sys/kernel/sched_autogroup_enabled').exists() else '?'}): "
           + '; '.join(f"{name}: {', '.join(groups)}" for name, groups in out['autogroups'].items()))
+    print(f"backend threads by scheduling (policy, real-time priority, I/O class and level): {out['backend_threads']}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Live stack latency: tick-to-decision of a 3-model council, fan-out to 100 WebSocket clients, and the loop's jitter.
 
     python benchmarks/live_latency.py [--bars 300] [--speed 10] [--jitter-seconds 30] [--clients 100]
-                                      [--runs RUN RUN RUN] [--contender busy|train|none] [--switch-interval S] [--cpu-nice N] [--profile]
+                                      [--runs RUN RUN RUN] [--contender busy|train|none] [--switch-interval S] [--cpu-nice N] [--realtime P] [--profile]
 
 Everything runs on 127.0.0.1, through the real pieces: a simulator (`tradebot.sim.SimExchange`, in a child process)
 replays the embedded BTCUSDT + ETHUSDT bars; the live process is `build_live_system` (FeedClient, PriceCache,

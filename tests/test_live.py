@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
 from tradebot.compute import may_raise_priority, may_use_realtime, io_priority
-from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME, REALTIME_IO_LEVEL
+from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME, REALTIME_IO_LEVEL, REALTIME_LEASH
 from tradebot.live.paper import PaperJournal
 from livestack import Live, free_port, train_quick_runs
 
@@ -30,7 +30,10 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
         assert 'council:' in ''.join(live.lines) and 'qlearning' in ''.join(live.lines), live.lines
         if may_raise_priority(LIVE_NICENESS): assert os.getpriority(os.PRIO_PROCESS, live.proc.pid) == LIVE_NICENESS   # first on the CPU
         else: assert f'not the {LIVE_NICENESS} asked for' in ''.join(live.lines), live.lines                         # and says when it is not
-        if may_use_realtime(LIVE_REALTIME): assert os.sched_getscheduler(live.proc.pid) == os.SCHED_RR                  # ahead of ordinary processes
+        if may_use_realtime(LIVE_REALTIME):
+            assert os.sched_getscheduler(live.proc.pid) == os.SCHED_RR                                                # ahead of ordinary processes
+            leash = next(line for line in Path(f'/proc/{live.proc.pid}/limits').read_text().splitlines() if line.startswith('Max realtime timeout'))
+            assert leash.split()[3] == str(int(REALTIME_LEASH * 1e6)), leash                                          # on a leash
         else: assert 'no real-time priority' in ''.join(live.lines), live.lines
         if os.geteuid() == 0 and io_priority() is not None: assert io_priority(live.proc.pid) == (1, REALTIME_IO_LEVEL)   # its fsyncs first
         first = live.until(lambda: (p := live.http.get('/prices').json()) and all(q['state'] == 'LIVE' for q in p.values()) and p, 30, 'live prices')

@@ -30,11 +30,11 @@ from .exchange import ExchangeBroker, OrderManager
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH', 'REALTIME_IO_LEVEL',
-           'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record', 'resolve_run', 'load_council',
-           'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser', 'Venue', 'trading_credentials',
-           'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop', 'freeze_startup_heap',
-           'ask_for_niceness', 'ask_for_realtime', 'live_main']
+__all__ = ['log', 'JOURNAL_CHECKPOINT_S', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH',
+           'REALTIME_IO_LEVEL', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record',
+           'resolve_run', 'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser',
+           'Venue', 'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop',
+           'freeze_startup_heap', 'ask_for_niceness', 'ask_for_realtime', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -238,10 +238,20 @@ async def _watch(self: LiveSystem, period: float=1.0):
         if loop is not None and last is not None and self.cache.monotonic() - last > 2 * self.runner.tick_s + period:
             loop.cancel()   # no heartbeat for two periods: the watchdog restarts it
 
+JOURNAL_CHECKPOINT_S = 10.0   # s between checkpoints of the journal's WAL (`PaperJournal.checkpoint`)
+
+@patch
+async def _checkpoints(self: LiveSystem, period: float=JOURNAL_CHECKPOINT_S):
+    "Every `period` s, checkpoint the journal in a worker thread: its WAL stays small and is rewritten in place, so an order's fsync stays short."
+    while True:
+        await asyncio.sleep(period)
+        if self.runner.journal is not None: await asyncio.to_thread(self.runner.journal.checkpoint)
+
 @patch
 async def __aenter__(self: LiveSystem):
     self.started_at, self.feed.on_connect = self.cache.monotonic(), self._on_connect
-    for name, factory in (('feed', self.feed.run), ('loop', self.runner.run), ('tickers', self._tickers)): self.supervisor.add(name, factory)
+    for name, factory in (('feed', self.feed.run), ('loop', self.runner.run), ('tickers', self._tickers), ('journal', self._checkpoints)):
+        self.supervisor.add(name, factory)
     self._watchdog = asyncio.create_task(self._watch())
     return self
 

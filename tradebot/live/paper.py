@@ -77,6 +77,7 @@ class PaperJournal:
                  timeout: float=5.0,             # seconds to wait for a lock before a write fails
                  max_decisions: int=10_000):     # decision history rows kept
         self.path, self.max_decisions, self.lock = Path(path), max_decisions, threading.RLock()
+        self._checkpointer, self._checkpoint_lock = None, threading.Lock()   # `checkpoint`'s own connection
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
             self.db.execute('PRAGMA journal_mode=WAL'); self.db.execute('PRAGMA synchronous=FULL')
@@ -107,7 +108,9 @@ class PaperJournal:
             try: return self.db.execute(sql, args).fetchall()
             except sqlite3.Error as e: raise JournalError(f"paper journal {self.path}: {e}") from None
 
-    def close(self): self.db.close()
+    def close(self):
+        self.db.close()
+        if self._checkpointer is not None: self._checkpointer.close()
 
 # %% ../../nbs/66_paper.ipynb #c0017
 @patch
@@ -124,6 +127,16 @@ def get_state(self: PaperJournal, key: str, default=None):
     return json.loads(rows[0][0]) if rows else default
 
 # %% ../../nbs/66_paper.ipynb #c0020
+@patch
+def checkpoint(self: PaperJournal) -> tuple:
+    "Copy the WAL into the database without waiting for anyone (PASSIVE), so that the next commit rewrites it in place; (busy, frames, copied). Any thread."
+    with self._checkpoint_lock:
+        try:
+            if self._checkpointer is None: self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            return self._checkpointer.execute('PRAGMA wal_checkpoint(PASSIVE)').fetchone()
+        except sqlite3.Error as e: raise JournalError(f"paper journal {self.path}: checkpoint: {e}") from None
+
+# %% ../../nbs/66_paper.ipynb #c0023
 MAX_DECISIONS_READ = 1500
 
 @patch
@@ -140,7 +153,7 @@ def recent_decisions(self: PaperJournal, limit: int=100) -> list:
     rows = self.read('SELECT record FROM decisions ORDER BY id DESC LIMIT ?', (limit,))
     return [json.loads(r[0]) for r in reversed(rows)]
 
-# %% ../../nbs/66_paper.ipynb #c0023
+# %% ../../nbs/66_paper.ipynb #c0026
 @patch
 def write_event(self: PaperJournal, symbol: str, account: dict, # the account record after the event
                 intents=(), fills=(), trades=(), equity=(), durable: bool=True) -> None:
@@ -153,7 +166,7 @@ def write_event(self: PaperJournal, symbol: str, account: dict, # the account re
         for bar_ts, value in equity: db.execute('INSERT INTO equity (symbol, bar_ts, equity) VALUES (?,?,?)', (symbol, bar_ts, value))
         db.execute('INSERT OR REPLACE INTO account VALUES (?, ?)', (symbol, json.dumps(json_ready(account), allow_nan=False)))
 
-# %% ../../nbs/66_paper.ipynb #c0026
+# %% ../../nbs/66_paper.ipynb #c0029
 @patch
 def orders(self: PaperJournal, limit: int=50) -> list:
     "The newest `limit` paper orders (at most `MAX_DECISIONS_READ`), newest first, for the trade log."
@@ -163,7 +176,7 @@ def orders(self: PaperJournal, limit: int=50) -> list:
                         'created': datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec='milliseconds'),
                         'decision_id': decision, 'fill_price': fill}) for link, symbol, side, qty, state, ms, decision, fill in rows]
 
-# %% ../../nbs/66_paper.ipynb #c0029
+# %% ../../nbs/66_paper.ipynb #c0032
 @patch
 def load(self: PaperJournal, symbol: str) -> dict:
     "The journalled account of `symbol`: {'account', 'pending', 'trades', 'equity'}."
@@ -175,7 +188,7 @@ def load(self: PaperJournal, symbol: str) -> dict:
     return {'account': json.loads(account[0][0]) if account else None, 'pending': [OrderIntent(*row) for row in pending],
             'trades': [json.loads(r[0]) for r in trades], 'equity': [tuple(r) for r in equity]}
 
-# %% ../../nbs/66_paper.ipynb #c0032
+# %% ../../nbs/66_paper.ipynb #c0035
 class PaperBroker:
     "A paper account on one symbol: the env's state row, filled at the next price, journalled."
     def __init__(self, params: EnvParams,      # the run's `env:` rules (fee, slippage, window, action type)
@@ -189,7 +202,7 @@ class PaperBroker:
         self.pending, self.trades, self.equity_path = None, [], []
         self.entry_time, self.bar_open, self.last_price, self.seq = None, None, None, 0
 
-# %% ../../nbs/66_paper.ipynb #c0035
+# %% ../../nbs/66_paper.ipynb #c0038
 @patch
 def account_record(self: PaperBroker, s=None) -> dict:
     "The journal's account record of state row `s` (default: the broker's)."
@@ -202,13 +215,13 @@ def load_account(self: PaperBroker, record: dict) -> None:
     for name, value in record['fields'].items(): self.state[SLOTS[name]] = math.nan if value is None else value
     self.entry_time, self.seq = record['entry_time'], record['seq']
 
-# %% ../../nbs/66_paper.ipynb #c0038
+# %% ../../nbs/66_paper.ipynb #c0041
 @patch
 def _journal(self: PaperBroker, s, durable: bool=True, **event) -> None:
     "Journal one event with the account of state row `s`; raises `JournalError` (nothing is applied then)."
     if self.journal is not None: self.journal.write_event(self.symbol, self.account_record(s), durable=durable, **event)
 
-# %% ../../nbs/66_paper.ipynb #c0040
+# %% ../../nbs/66_paper.ipynb #c0043
 @patch
 def submit(self: PaperBroker, action,      # discrete code 0 hold / 1 buy / 2 sell, or a target exposure (continuous)
            close_t: float,                 # decision price (the bar's close)
@@ -230,14 +243,14 @@ def submit(self: PaperBroker, action,      # discrete code 0 hold / 1 buy / 2 se
     self.pending = new[0] if new else None
     return self.pending
 
-# %% ../../nbs/66_paper.ipynb #c0043
+# %% ../../nbs/66_paper.ipynb #c0046
 def trade_record(entry_t, exit_t, entry_time, exit_time, qty, entry_price, exit_price, pnl, reason, stop, take) -> dict:
     "One closed trade (strict-JSON ready), as `tradebot.env.trade_records` gives it, with its stop and take-profit levels."
     return json_ready({'entry_t': int(entry_t), 'exit_t': int(exit_t), 'entry_time': entry_time, 'exit_time': int(exit_time),
             'side': 'long' if qty > 0 else 'short', 'qty': float(qty), 'entry_price': float(entry_price),
             'exit_price': float(exit_price), 'pnl': float(pnl), 'reason': reason, 'stop': float(stop), 'take': float(take)})
 
-# %% ../../nbs/66_paper.ipynb #c0045
+# %% ../../nbs/66_paper.ipynb #c0048
 @patch
 def _fill(self: PaperBroker, s, price: float, ts_ms: int) -> tuple:
     "Fill the pending intent into state row `s` at `price`: (fill dict, closed trades, entry time after)."
@@ -249,7 +262,7 @@ def _fill(self: PaperBroker, s, price: float, ts_ms: int) -> tuple:
     if s[CLOSED] or u0 == 0: entry_time = int(ts_ms) if units != 0 else None
     return fill, trades, entry_time
 
-# %% ../../nbs/66_paper.ipynb #c0048
+# %% ../../nbs/66_paper.ipynb #c0051
 @patch
 def _exit(self: PaperBroker, s, price: float, ts_ms: int, bar_open: float, entry_time) -> list:
     "Apply the stop-loss / take-profit of state row `s` at `price`: the closed trades (none or one)."
@@ -259,7 +272,7 @@ def _exit(self: PaperBroker, s, price: float, ts_ms: int, bar_open: float, entry
     reason = EXIT_REASONS[int(s[EXIT_REASON])]
     return [trade_record(s[ENTRY_T], s[T] + 1, entry_time, ts_ms, s[EXITED_UNITS], s[ENTRY_PRICE], s[EXIT_FILL], s[EXIT_PNL], reason, stop, take)]
 
-# %% ../../nbs/66_paper.ipynb #c0051
+# %% ../../nbs/66_paper.ipynb #c0054
 @patch
 def on_price(self: PaperBroker, price: float, ts_ms: int) -> list:
     "The next price: fill the pending intent, then the stop-loss / take-profit; journal; the events."
@@ -281,7 +294,7 @@ def on_price(self: PaperBroker, price: float, ts_ms: int) -> list:
     self.trades += trades
     return ([{'event': 'fill', **fill}] if fill else []) + [{'event': 'trade', **t} for t in trades]
 
-# %% ../../nbs/66_paper.ipynb #c0056
+# %% ../../nbs/66_paper.ipynb #c0059
 @patch
 def mark(self: PaperBroker, close: float, bar_ts_ms: int) -> float:
     "Mark the account to the close of the bar that started at `bar_ts_ms`; journal the point; the equity."
@@ -295,7 +308,7 @@ def mark(self: PaperBroker, close: float, bar_ts_ms: int) -> float:
     self.equity_path.append(point)
     return point[1]
 
-# %% ../../nbs/66_paper.ipynb #c0059
+# %% ../../nbs/66_paper.ipynb #c0062
 @patch
 def account_state(self: PaperBroker, price: float, # the decision price (the bar's close)
                   window: int) -> tuple:           # the member's observation window
@@ -303,7 +316,7 @@ def account_state(self: PaperBroker, price: float, # the decision price (the bar
     a = self.account
     return tuple(float(v) for v in account_features(a.units, float(price), a.equity, a.entry_price, float(a.t - a.entry_t), float(window)))
 
-# %% ../../nbs/66_paper.ipynb #c0062
+# %% ../../nbs/66_paper.ipynb #c0065
 @patch
 def snapshot(self: PaperBroker) -> dict:
     "The account as strict-JSON-ready dict: cash, position, equity, levels, open trade, pending intent, counts."
@@ -315,7 +328,7 @@ def snapshot(self: PaperBroker) -> dict:
                        'open_trade': open_trade, 'pending': None if self.pending is None else asdict(self.pending),
                        'trades': a.trades, 'realised_pnl': realised, 'last_price': self.last_price})
 
-# %% ../../nbs/66_paper.ipynb #c0065
+# %% ../../nbs/66_paper.ipynb #c0068
 @patch(cls_method=True)
 def restore(cls: PaperBroker, journal: PaperJournal, params: EnvParams, risk: RiskManager, symbol: str, wall=time.time) -> PaperBroker:
     "The broker of `symbol` as its journal left it; an unfilled intent is marked ABANDONED."
