@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'JOURNAL_CHECKPOINT_S', 'LEARNING_ALGOS', 'LIVE_NICENESS', 'LIVE_REALTIME', 'REALTIME_LEASH',
            'REALTIME_IO_LEVEL', 'GIL_SWITCH_INTERVAL', 'EventBus', 'Supervisor', 'LiveSystem', 'quote_record',
            'resolve_run', 'load_council', 'newest_runs', 'build_live_system', 'add_live_arguments', 'live_parser',
-           'Venue', 'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'run_live', 'live_event_loop',
-           'freeze_startup_heap', 'ask_for_niceness', 'ask_for_realtime', 'live_main']
+           'Venue', 'trading_credentials', 'open_venue', 'connect_orders', 'live_rules', 'ask_for_niceness',
+           'ask_for_realtime', 'run_live', 'live_event_loop', 'freeze_startup_heap', 'live_main']
 
 # %% ../../nbs/75_app.ipynb #c0006
 class EventBus:
@@ -395,7 +395,24 @@ def live_rules(args) -> GuardRules:
     return GuardRules(max_age=args.max_age, cooldown=args.cooldown if args.cooldown is not None else 0.0 if args.exchange == 'sim' else 60.0,
                       max_notional=args.max_notional)
 
-# %% ../../nbs/75_app.ipynb #c0030
+# %% ../../nbs/75_app.ipynb #c0031
+def ask_for_niceness(args) -> int:
+    "Ask for `--cpu-nice` (before any thread starts: they all inherit it), warning where the OS refuses; the niceness granted."
+    if (nice := cpu_priority(args.cpu_nice)) > args.cpu_nice:
+        log.warning("CPU niceness %d, not the %d asked for: a higher priority needs root, CAP_SYS_NICE or a 'nice' limit "
+                    "(/etc/security/limits.conf), so decisions may wait behind other busy processes", nice, args.cpu_nice)
+    return nice
+
+def ask_for_realtime(args) -> int:
+    "Ask for `--realtime` (and the real-time I/O class) for every Python thread (once started up: loading models is long CPU work), on a leash; the priority granted."
+    if (realtime := realtime_priority(args.realtime)) < args.realtime:
+        log.warning("no real-time priority (%d asked for): it needs root, CAP_SYS_NICE or an 'rtprio' limit (/etc/security/limits.conf)", args.realtime)
+    if args.realtime and not realtime_io(REALTIME_IO_LEVEL): log.info("no real-time I/O class (it needs root or CAP_SYS_ADMIN): the journal's fsync queues with other I/O")
+    if realtime: realtime_leash(REALTIME_LEASH, lambda dropped: log.warning(
+        "a thread ran %g s at real-time priority without blocking: %d threads back on ordinary scheduling", REALTIME_LEASH, dropped))
+    return realtime
+
+# %% ../../nbs/75_app.ipynb #c0033
 async def run_live(args, start_simulator=None, # start_simulator(symbols, speed, api_keys) -> async context manager yielding (stream URL, REST URL)
                    write=print) -> dict:
     "Run the live backend for parsed `args` until `--duration` ends or it is cancelled; returns the last health."
@@ -430,22 +447,6 @@ def freeze_startup_heap() -> int:
     "Collect once, then keep every object alive now out of later collections (`gc.freeze`); how many were frozen."
     gc.collect(); gc.freeze()
     return gc.get_freeze_count()
-
-def ask_for_niceness(args) -> int:
-    "Ask for `--cpu-nice` (before any thread starts: they all inherit it), warning where the OS refuses; the niceness granted."
-    if (nice := cpu_priority(args.cpu_nice)) > args.cpu_nice:
-        log.warning("CPU niceness %d, not the %d asked for: a higher priority needs root, CAP_SYS_NICE or a 'nice' limit "
-                    "(/etc/security/limits.conf), so decisions may wait behind other busy processes", nice, args.cpu_nice)
-    return nice
-
-def ask_for_realtime(args) -> int:
-    "Ask for `--realtime` (and the real-time I/O class) for every Python thread (once started up: loading models is long CPU work), on a leash; the priority granted."
-    if (realtime := realtime_priority(args.realtime)) < args.realtime:
-        log.warning("no real-time priority (%d asked for): it needs root, CAP_SYS_NICE or an 'rtprio' limit (/etc/security/limits.conf)", args.realtime)
-    if args.realtime and not realtime_io(REALTIME_IO_LEVEL): log.info("no real-time I/O class (it needs root or CAP_SYS_ADMIN): the journal's fsync queues with other I/O")
-    if realtime: realtime_leash(REALTIME_LEASH, lambda dropped: log.warning(
-        "a thread ran %g s at real-time priority without blocking: %d threads back on ordinary scheduling", REALTIME_LEASH, dropped))
-    return realtime
 
 def live_main(argv=None, start_simulator=None) -> int:
     "`tradebot live ...`: the live backend until Ctrl-C (or --duration); returns the exit status."
