@@ -9,7 +9,7 @@ import json, os, shutil, signal, sqlite3, subprocess, sys, time
 from pathlib import Path
 import httpx, pytest
 from websockets.sync.client import connect
-from tradebot.compute import may_raise_priority, may_use_realtime, io_priority
+from tradebot.compute import may_raise_priority, may_use_realtime, io_priority, has_capability, CAP_SYS_ADMIN
 from tradebot.live.app import LIVE_NICENESS, LIVE_REALTIME, REALTIME_IO_LEVEL, REALTIME_LEASH
 from tradebot.live.paper import PaperJournal
 from livestack import Live, free_port, train_quick_runs
@@ -35,7 +35,7 @@ def test_live_alone_trades_on_paper_and_survives_restarts(home):
             leash = next(line for line in Path(f'/proc/{live.proc.pid}/limits').read_text().splitlines() if line.startswith('Max realtime timeout'))
             assert leash.split()[3] == str(int(REALTIME_LEASH * 1e6)), leash                                          # on a leash
         else: assert 'no real-time priority' in ''.join(live.lines), live.lines
-        if os.geteuid() == 0 and io_priority() is not None: assert io_priority(live.proc.pid) == (1, REALTIME_IO_LEVEL)   # its fsyncs first
+        if has_capability(CAP_SYS_ADMIN) and io_priority() is not None: assert io_priority(live.proc.pid) == (1, REALTIME_IO_LEVEL)   # its fsyncs first
         first = live.until(lambda: (p := live.http.get('/prices').json()) and all(q['state'] == 'LIVE' for q in p.values()) and p, 30, 'live prices')
         assert set(first) == {'BTCUSDT', 'ETHUSDT'}
         live.until(lambda: all(live.http.get('/prices').json()[s]['ts'] != first[s]['ts'] for s in first), 10, 'moving prices')

@@ -10,9 +10,10 @@ from numba import njit
 from .config import TradebotError
 
 # %% auto #0
-__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'REALTIME_POLICIES', 'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS',
-           'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS', 'kernel', 'available_cores', 'thread_budget',
-           'torch_threads', 'autogroup_nice', 'cpu_priority', 'has_sys_nice', 'may_raise_priority', 'realtime_priority',
+__all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE', 'REALTIME_POLICIES',
+           'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS', 'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS',
+           'kernel', 'available_cores', 'thread_budget', 'torch_threads', 'autogroup_nice', 'cpu_priority',
+           'has_capability', 'has_sys_nice', 'may_raise_priority', 'realtime_priority', 'realtime_budget',
            'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io', 'select_device',
            'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
@@ -74,12 +75,17 @@ def cpu_priority(nice: int) -> int:
         with contextlib.suppress(OSError), open(AUTOGROUP, 'w') as f: f.write(f'{nice}\n')
     return os.getpriority(os.PRIO_PROCESS, 0)
 
-def has_sys_nice() -> bool:
-    "Whether this process may raise any thread's CPU priority: root, or the CAP_SYS_NICE capability."
-    if os.geteuid() == 0: return True
+CAP_SYS_ADMIN, CAP_SYS_NICE = 21, 23   # capability bits (linux/capability.h)
+
+def has_capability(bit: int) -> bool:
+    "Whether this process holds capability `bit` (root normally holds them all; a container's root may not)."
     with contextlib.suppress(OSError, StopIteration), open('/proc/self/status') as f:
-        return bool(int(next(line.split()[1] for line in f if line.startswith('CapEff')), 16) >> 23 & 1)   # CAP_SYS_NICE
-    return False
+        return bool(int(next(line.split()[1] for line in f if line.startswith('CapEff')), 16) >> bit & 1)
+    return os.geteuid() == 0   # no /proc: root
+
+def has_sys_nice() -> bool:
+    "Whether this process may raise any thread's CPU priority: the CAP_SYS_NICE capability."
+    return has_capability(CAP_SYS_NICE)
 
 def may_raise_priority(nice: int) -> bool:
     "Whether this process may ask for a niceness `nice` below its own: root, CAP_SYS_NICE, or a `nice` limit (RLIMIT_NICE) that reaches it."
@@ -97,10 +103,18 @@ def realtime_priority(priority: int) -> int:
         with contextlib.suppress(PermissionError, ProcessLookupError): os.sched_setscheduler(thread.native_id, os.SCHED_RR, os.sched_param(priority))
     return os.sched_getparam(0).sched_priority if os.sched_getscheduler(0) in REALTIME_POLICIES else 0
 
+def realtime_budget() -> int|None:
+    "Real-time CPU time (us per period; -1 unlimited) this process's cgroup grants (cgroup v1 with RT group scheduling); None where no such limit shows."
+    with contextlib.suppress(OSError, StopIteration, ValueError, IndexError):
+        with open('/proc/self/cgroup') as f:
+            path = next(line.rstrip('\n').split(':', 2)[2] for line in f if 'cpu' in line.split(':')[1].split(','))
+        with open(f"/sys/fs/cgroup/cpu/{path.strip('/')}/cpu.rt_runtime_us".replace('cpu//', 'cpu/')) as f: return int(f.read())
+    return None
+
 def may_use_realtime(priority: int) -> bool:
-    "Whether this process may ask for real-time priority `priority`: root, CAP_SYS_NICE, or an `rtprio` limit (RLIMIT_RTPRIO) that reaches it."
+    "Whether this process may ask for real-time priority `priority`: root, CAP_SYS_NICE or an `rtprio` limit (RLIMIT_RTPRIO) that reaches it, in a cgroup with a real-time budget."
     import resource
-    return has_sys_nice() or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority
+    return (has_sys_nice() or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority) and realtime_budget() != 0
 
 # %% ../nbs/03_compute.ipynb #c0023
 def drop_realtime() -> int:
