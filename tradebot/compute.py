@@ -108,7 +108,7 @@ def realtime_budget() -> int|None:
     with contextlib.suppress(OSError, StopIteration, ValueError, IndexError):
         with open('/proc/self/cgroup') as f:
             path = next(line.rstrip('\n').split(':', 2)[2] for line in f if 'cpu' in line.split(':')[1].split(','))
-        with open(f"/sys/fs/cgroup/cpu/{path.strip('/')}/cpu.rt_runtime_us".replace('cpu//', 'cpu/')) as f: return int(f.read())
+        with open(os.path.join('/sys/fs/cgroup/cpu', path.lstrip('/'), 'cpu.rt_runtime_us')) as f: return int(f.read())
     return None
 
 def may_use_realtime(priority: int) -> bool:

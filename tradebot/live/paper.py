@@ -110,7 +110,8 @@ class PaperJournal:
 
     def close(self):
         self.db.close()
-        if self._checkpointer is not None: self._checkpointer.close()
+        with self._checkpoint_lock:   # not while a checkpoint runs in another thread
+            if self._checkpointer is not None: self._checkpointer.close(); self._checkpointer = None
 
 # %% ../../nbs/66_paper.ipynb #c0017
 @patch
