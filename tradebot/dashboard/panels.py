@@ -169,10 +169,10 @@ def enter(self: LoginView, name: str):
 # %% ../../nbs/83_panels.ipynb #c0042
 @patch
 def logout(self: LoginView, *_):
-    "Return to the login form; `on_logout()` is called."
-    self.user, self.form.layout.display, self.logout_button.layout.display = None, None, 'none'
-    self.password.value, self.message.value = '', 'logged out'
-    if self.on_logout: self.on_logout()
+    "Call `on_logout()` (it takes the page's content away), then show the login form again."
+    self.user, self.password.value = None, ''
+    if self.on_logout: self.on_logout()   # first: the browser never shows the form beside the old content
+    self.form.layout.display, self.logout_button.layout.display, self.message.value = None, 'none', 'logged out'
 
 # %% ../../nbs/83_panels.ipynb #c0044
 @patch
