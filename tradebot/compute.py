@@ -128,8 +128,8 @@ def drop_realtime() -> int:
 def realtime_leash(seconds: float=0.5, on_drop=lambda dropped: None) -> None:
     "When a real-time thread runs `seconds` without blocking, `drop_realtime` and call `on_drop(count)`. Call it from the main thread."
     import resource, signal
+    signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))   # first: SIGXCPU unhandled would kill the process
     resource.setrlimit(resource.RLIMIT_RTTIME, (int(seconds * 1e6), resource.getrlimit(resource.RLIMIT_RTTIME)[1]))   # microseconds
-    signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))
 
 # %% ../nbs/03_compute.ipynb #c0027
 import ctypes, platform
