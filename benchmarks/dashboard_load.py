@@ -27,9 +27,9 @@ its data/users.json for the run and removed at the end.
 
 Phases:
 1. **backend alone**, after `--warmup-seconds` of decisions and the first order left out (the first after start are
-   slower: first calls, the switch to real-time scheduling, the first journal write), for `--baseline-minutes` (by default as long as `--minutes`, so that both
-   p99 are taken over as many decisions: over 120 the p99 lies between the two slowest, over 300 between the 3rd
-   and 4th): the `latency_ms` of every decision whose id falls in the window (the runner's own decide start ->
+   slower: first calls, the switch to real-time scheduling, the first journal write), for `--baseline-minutes` (by
+   default as long as `--minutes`, so that both p99 are taken over as many decisions: over 120 the p99 lies between
+   the two slowest, over 300 between the 3rd and 4th): the `latency_ms` of every decision whose id falls in the window (the runner's own decide start ->
    record time, read from GET /decisions), and the backend's RSS, CPU and disk writes.
 2. **1 session** (`--idle-seconds`): Voila starts, one page logs in; its first render is timed from the click on
    Log in until `.tb-chart .main-svg` and a price in `.tb-ticker-BTCUSDT .tb-last` are visible. A MutationObserver on
@@ -155,6 +155,11 @@ class Decisions:
         "Stats of the window's decisions that submitted no order ('plain') and of those that submitted one ('order')."
         records = self.timed(first, last)
         return {kind: stats([r['latency_ms'] for r in records if bool(r.get('intent')) == (kind == 'order')]) for kind in ('plain', 'order')}
+
+    def summary(self, first: int, last: int, tag: str) -> dict:
+        "`tag`'s stats, latencies, stats by kind and slowest decisions, as `run`'s output keys."
+        latencies = self.between(first, last)
+        return {tag: stats(latencies), f'latencies_{tag}': latencies, f'kinds_{tag}': self.by_kind(first, last), f'slowest_{tag}': self.slowest(first, last)}
 
     def slowest(self, first: int, last: int, n: int = 5) -> str:
         "The `n` slowest decisions of the window: latency (ms), '+order' where an order intent was submitted, and '@k': the k-th of the window."
@@ -471,7 +476,7 @@ def run(args, home: Path) -> dict:
             wait_for(lambda: decisions.poll() < 0 or any(r.get('intent') for r in decisions.records.values()), 120, 'a first order', 0.5)
         first = decisions.poll(); end = time.monotonic() + args.baseline_minutes * 60
         while (left := end - time.monotonic()) > 0: sampler.sample('alone'); decisions.poll(); time.sleep(min(SAMPLE_S, left))
-        sampler.sample('alone'); last = decisions.poll(); out['latencies_alone'] = decisions.between(first, last); out['alone'], out['slowest_alone'] = stats(decisions.between(first, last)), decisions.slowest(first, last); out['kinds_alone'] = decisions.by_kind(first, last)
+        sampler.sample('alone'); out |= decisions.summary(first, decisions.poll(), 'alone')
         print(f"  alone: decision p50/p99 {out['alone']['p50']:.2f} / {out['alone']['p99']:.2f} ms (n {out['alone']['n']})", flush=True)
 
         env = kernel_env(live.url, home / 'data' / 'live' / 'api_token', os.environ | {'TRADEBOT_HOME': str(home)})
@@ -487,7 +492,7 @@ def run(args, home: Path) -> dict:
             print(f'  session 1 logged in: first render {sessions[0].first_render:.2f} s; 1 session for {args.idle_seconds:g} s', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.idle_seconds, watched, sampler, decisions, 'one')
-            last = decisions.poll(); out['one'], out['slowest_one'] = stats(decisions.between(first, last)), decisions.slowest(first, last); out['kinds_one'] = decisions.by_kind(first, last); out['one_window'] = (t0, time.time() * 1000)
+            out |= decisions.summary(first, decisions.poll(), 'one'); out['one_window'] = (t0, time.time() * 1000)
             out['ws_one'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             for i in range(1, args.sessions):
                 sessions.append(open_session(load_browser, server, names[i], password, i, blocked, sampler))
@@ -496,7 +501,7 @@ def run(args, home: Path) -> dict:
             print(f'  {len(sessions)} sessions open; holding {args.minutes:g} min', flush=True)
             first, t0, ws0 = decisions.poll(), time.time() * 1000, watched.evaluate(WS_COUNTS)
             hold(args.minutes * 60, watched, sampler, decisions, 'many')
-            last = decisions.poll(); out['latencies_many'] = decisions.between(first, last); out['many'], out['slowest_many'] = stats(decisions.between(first, last)), decisions.slowest(first, last); out['kinds_many'] = decisions.by_kind(first, last); out['many_window'] = (t0, time.time() * 1000)
+            out |= decisions.summary(first, decisions.poll(), 'many'); out['many_window'] = (t0, time.time() * 1000)
             out['ws_many'] = ws_rate(ws0, watched.evaluate(WS_COUNTS))
             titles = watched.evaluate('() => window.__tbTitles')
             groups = sampler.groups()
