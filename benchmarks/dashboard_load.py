@@ -200,7 +200,7 @@ def disk_counters(path: Path) -> tuple:
     with contextlib.suppress(OSError):
         for line in Path('/proc/diskstats').read_text().splitlines():
             f = line.split()
-            if (int(f[0]), int(f[1])) == (os.major(dev), os.minor(dev)): return int(f[9]), int(f[17]) if len(f) > 17 else 0
+            if (int(f[0]), int(f[1])) == (os.major(dev), os.minor(dev)): return int(f[9]), int(f[18]) if len(f) > 18 else 0
     return 0, 0
 
 
