@@ -1,10 +1,11 @@
 """Dashboard load and latency: N concurrent Voila sessions against a live backend, in a real browser (issue 14, 3 + 4).
 
     python benchmarks/dashboard_load.py [--sessions 10] [--minutes 5] [--baseline-minutes M] [--warmup-seconds 30]
-                                        [--idle-seconds 60] [--speed 1] [--home DIR] [--autogroup-nice N] [--browser-cpus C] [--browsers-idle]
+                                        [--idle-seconds 60] [--speed 4] [--ticks-per-bar 5] [--home DIR] [--autogroup-nice N] [--browser-cpus C] [--browsers-idle]
 
-Everything runs on 127.0.0.1, through the real pieces: `tradebot sim --port Q --speed S` (the exchange, its own
-process: 20 ticks per bar, S bars per second), `tradebot live --exchange sim --sim-port Q` (the backend; it decides
+Everything runs on 127.0.0.1, through the real pieces: `tradebot sim --port Q --speed S --ticks-per-bar T` (the exchange,
+its own process: S bars per second of T ticks each; by default 4 bars of 5 ticks, so 20 ticks a second per symbol as
+at speed 1 with the simulator's 20 ticks per bar, and four decisions a second), `tradebot live --exchange sim --sim-port Q` (the backend; it decides
 at each bar close, the council of the newest quick runs), `DashboardServer` (Voila serving nbs/app/dashboard.ipynb,
 preheated, pool of 1, Voila and its kernels at process nice +10) and Debian's chromium driven by Playwright (one
 browser, one context per session, every non-loopback request aborted and counted).
@@ -117,6 +118,13 @@ def p99_change_interval(alone, loaded, draws: int = 2000, seed: int = 0) -> tupl
     return float(np.percentile(change, 2.5)), float(np.percentile(change, 97.5))
 
 
+def first_bar(args) -> int:
+    "The simulator's first bar: early enough that the embedded bars last the whole run at `--speed` (its default, the last 90 days, lasts 9 min at 4 bars/s)."
+    from tradebot.sim.exchange import MarketReplay, default_bars
+    seconds = args.warmup_seconds + 60 * (args.baseline_minutes + args.minutes) + args.idle_seconds + 20 * args.sessions + 600   # + logins, close, margin
+    return max(1, len(MarketReplay(default_bars()).timeline) - int(args.speed * seconds) - 1)
+
+
 def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -133,14 +141,15 @@ def tick_ms(title: str) -> int | None:
 
 
 class Decisions:
-    "The backend's decision records by id, read from GET /decisions (the newest 1,000) at each `poll()`."
+    "The backend's decision records by id, read from GET /decisions (the newest `limit`) at each `poll()`, every few seconds."
+    limit = 200   # 50 s of decisions at 4 a second: a poll every 5 s misses none, and the backend serializes few records
     def __init__(self, http):
         self.http, self.records = http, {}
 
     def poll(self) -> int:
         "Read the newest records; the highest id seen so far."
         with contextlib.suppress(Exception):
-            for record in self.http.get('/decisions', params={'limit': 1000}).json(): self.records[record['id']] = record
+            for record in self.http.get('/decisions', params={'limit': self.limit}).json(): self.records[record['id']] = record
         return max(self.records, default=0)
 
     def between(self, first: int, last: int) -> list:
@@ -256,12 +265,12 @@ class Sampler:
     def tagged(self, tag: str) -> list: return [r for r in self.rows if r['tag'] == tag]
 
 
-def start_simulator(home: Path, speed: float) -> subprocess.Popen:
-    "`tradebot sim` on a free port (its `port`), answering; the backend connects to it as to an exchange."
+def start_simulator(home: Path, speed: float, ticks_per_bar: int, start: int) -> subprocess.Popen:
+    "`tradebot sim` on a free port (its `port`) from bar `start`, answering; the backend connects to it as to an exchange."
     from livestack import EXE, free_port
     from tradebot.dashboard.serve import http_answers
     port = free_port()
-    process = subprocess.Popen([EXE, 'sim', '--port', str(port), '--speed', str(speed)], cwd=home, stdin=subprocess.DEVNULL,
+    process = subprocess.Popen([EXE, 'sim', '--port', str(port), '--speed', str(speed), '--ticks-per-bar', str(ticks_per_bar), '--start', str(start)], cwd=home, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {'TRADEBOT_HOME': str(home)},
                                start_new_session=True)   # the exchange: a session (scheduler autogroup) of its own
     process.port = port
@@ -464,7 +473,7 @@ def run(args, home: Path) -> dict:
         with contextlib.suppress(Exception): users.remove(name)
         users.add(name, password)
     out = {'load_start': os.getloadavg()[0]}
-    simulator, live, server = start_simulator(home, args.speed), None, None
+    simulator, live, server = start_simulator(home, args.speed, args.ticks_per_bar, args.start_bar), None, None
     try:
         live = Live(home, sim_port=simulator.port, speed=args.speed, log_level='WARNING', start_new_session=True)   # as from its own terminal
         decisions, sampler, sim = Decisions(live.http), Sampler(live.proc.pid, simulator.pid, args.autogroup_nice, home), SimTicks(simulator.port)
@@ -587,7 +596,10 @@ def main(argv=None):
     parser.add_argument('--baseline-minutes', type=float, default=None, help='minutes of the backend alone (default: --minutes, so that both p99 are taken over as many decisions)')
     parser.add_argument('--warmup-seconds', type=float, default=30.0, help='seconds of decisions left out before the baseline (the first ones after start are slower)')
     parser.add_argument('--idle-seconds', type=float, default=60.0, help='seconds with one session (idle tick-to-screen)')
-    parser.add_argument('--speed', type=float, default=1.0, help='simulator bars per second (one decision per bar)')
+    parser.add_argument('--speed', type=float, default=4.0, help='simulator bars per second (one decision per bar): 4 gives 1,200 '
+                        'decisions in 5 minutes, so a p99 rests on the 12 slowest, not the 3 slowest of 300 at speed 1')
+    parser.add_argument('--ticks-per-bar', type=int, default=None, help='simulator ticks per bar (default: 20 ticks a second '
+                        'per symbol, 20 / --speed, at least 4), so the dashboards get the same tick rate at any speed')
     parser.add_argument('--close-limit', type=float, default=120.0, help='seconds to wait for the session kernels after closing the tabs')
     parser.add_argument('--autogroup-nice', type=int, default=None,
                         help="write this nice into Voila's and each kernel's scheduler autogroup (default: as shipped, untouched)")
@@ -598,6 +610,8 @@ def main(argv=None):
                         "they stand in for the users' own machines and only get CPU the box's own processes leave")
     args = parser.parse_args(argv)
     if args.baseline_minutes is None: args.baseline_minutes = args.minutes
+    if args.ticks_per_bar is None: args.ticks_per_bar = max(4, round(20 / args.speed))
+    args.start_bar = first_bar(args)
     BROWSER_CPUS[:] = [int(c) for c in args.browser_cpus.split(',') if c.strip()]
     if args.browsers_idle:
         if (group := make_idle_cgroup()) is None: sys.exit('--browsers-idle: no cpu cgroup with cpu.idle could be made here (needs root and cgroup cpu.idle)')
@@ -612,7 +626,7 @@ def main(argv=None):
             print(f'trained quick runs in {time.perf_counter() - start:.0f} s', flush=True)
         os.environ['TRADEBOT_HOME'] = str(home)
         print(f'dashboard load benchmark: {cores} cores ({cpu_model()}), {args.sessions} sessions for {args.minutes:g} min, '
-              f'baseline {args.baseline_minutes:g} min, 1 session {args.idle_seconds:g} s, sim {args.speed:g} bars/s, '
+              f'baseline {args.baseline_minutes:g} min, 1 session {args.idle_seconds:g} s, sim {args.speed:g} bars/s of {args.ticks_per_bar} ticks from bar {args.start_bar}, '
               f'load average {os.getloadavg()[0]:.2f} at start'
               + (f', browsers confined to CPU {args.browser_cpus}' if BROWSER_CPUS else ', browsers on any CPU')
               + (f', load browser in idle cgroup {IDLE_CGROUP[0]}' if IDLE_CGROUP else ''), flush=True)

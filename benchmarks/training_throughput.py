@@ -1,7 +1,7 @@
 """Training throughput and replay memory: tradebot's agents against stable-baselines3, same env, same hyperparameters.
 
     python benchmarks/training_throughput.py                 # full run (about 6 minutes on 2 cores)
-    python benchmarks/training_throughput.py --sections contended --contended-threads 2
+    python benchmarks/training_throughput.py --sections contended --contended-threads 1
     python benchmarks/training_throughput.py --timesteps 5000 --threads 2 --sections idle
 
 Env: `TradingEnv` on the embedded BTC-USD 1 h train split, configured by `load_config('dqn')` (window 50, 11 features:
@@ -17,6 +17,7 @@ slowdown factor (2x is proportional on 2 cores).
 from __future__ import annotations
 import argparse, time, warnings
 import numpy as np
+import tradebot   # before torch: it lets torch's idle OpenMP threads sleep soon (GOMP_SPINCOUNT), read once when torch loads
 import torch
 from tradebot.config import load_config
 from tradebot.features import load_market_data
@@ -181,28 +182,30 @@ def measure_ppo(timesteps: int = 65_536, n_envs: int = 16) -> dict:
     market = load_dataset(cfg).splits['train']
     print("  LeanPPO, as configured:", flush=True)
     ours = _best_threads(lambda: _measure(make_ppo_env(market, cfg, 0), cfg, timesteps, LeanPPO), (PPOConfig.from_config(cfg).num_threads,))
-    print("  LeanPPO, update on 2 threads:", flush=True)
-    two = load_config('ppo', overrides=[f'agent.n_envs={n_envs}', 'agent.update_threads=2'])
-    ours_two = _best_threads(lambda: _measure(make_ppo_env(market, two, 0), two, timesteps, LeanPPO), (PPOConfig.from_config(two).num_threads,))
+    other_threads = 1 if PPOConfig.from_config(cfg).update_threads != 1 else 2   # the other choice of update threads
+    print(f"  LeanPPO, update on {other_threads} thread(s):", flush=True)
+    other = load_config('ppo', overrides=[f'agent.n_envs={n_envs}', f'agent.update_threads={other_threads}'])
+    ours_other = _best_threads(lambda: _measure(make_ppo_env(market, other, 0), other, timesteps, LeanPPO), (PPOConfig.from_config(other).num_threads,))
     print("  stock SB3 PPO on DummyVecEnv:", flush=True)
     sb3 = _best_threads(lambda: _measure(_dummy_env(market, cfg, 0), cfg, timesteps, PPO))
     print("  stock SB3 PPO on VecTradingEnv:", flush=True)
     sb3_vec = _best_threads(lambda: _measure(make_ppo_env(market, cfg, 0), cfg, timesteps, PPO))
-    return {'ours': ours, 'ours_two': ours_two, 'sb3': sb3, 'sb3_vec': sb3_vec}
+    return {'ours': ours, 'ours_other': ours_other | {'update_threads': other_threads}, 'sb3': sb3, 'sb3_vec': sb3_vec,
+            'update_threads': PPOConfig.from_config(cfg).update_threads}
 
 
 def ppo_throughput(args) -> list[Row]:
     "PPO training, rollout-only and env-only steps/s: LeanPPO on VecTradingEnv(16) vs SB3 PPO on DummyVecEnv(16 x TradingEnv)."
     m = measure_ppo(args.ppo_timesteps)
     ours, theirs, sb3_vec = m['ours'], m['sb3'], m['sb3_vec']
-    names = {'train_steps_per_s': (f"PPO training (learn), 16 envs, as configured (1 thread; SB3 best, {theirs['threads']} thr)", '>= 3x'),
+    names = {'train_steps_per_s': (f"PPO training (learn), 16 envs, as configured (update on {m['update_threads']} thr; SB3 best, {theirs['threads']} thr)", '>= 3x'),
              'rollout_steps_per_s': ('PPO collect_rollouts only, 16 envs', '(info)'),
              'env_steps_per_s': ('env.step only, 16 envs', '(info)')}
     rows = [{'measurement': name, 'ours': ours[key], 'sb3': theirs[key], 'unit': 'env steps/s', 'ratio': ours[key] / theirs[key],
              'target': target} for key, (name, target) in names.items()]
-    two = m['ours_two']['train_steps_per_s']
-    rows.insert(1, {'measurement': f"PPO training, ours with the update on 2 threads (SB3 best, {theirs['threads']} thr)", 'ours': two,
-                    'sb3': theirs['train_steps_per_s'], 'unit': 'env steps/s', 'ratio': two / theirs['train_steps_per_s'],
+    other = m['ours_other']['train_steps_per_s']
+    rows.insert(1, {'measurement': f"PPO training, ours with the update on {m['ours_other']['update_threads']} thr (SB3 best, {theirs['threads']} thr)",
+                    'ours': other, 'sb3': theirs['train_steps_per_s'], 'unit': 'env steps/s', 'ratio': other / theirs['train_steps_per_s'],
                     'target': '(info; see contended)'})
     rows.insert(2, {'measurement': 'PPO training, stock SB3 PPO on VecTradingEnv(16)', 'ours': sb3_vec['train_steps_per_s'],
                     'sb3': theirs['train_steps_per_s'], 'unit': 'env steps/s',

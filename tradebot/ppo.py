@@ -44,7 +44,7 @@ class PPOConfig:
     episode_length: int = 2048    # training episodes: random windows of this many bars; 0 = the whole split
     engine: str = 'fast'          # fast (tradebot.ppo_fast, LeanPPO) | readable (stock stable-baselines3 PPO); same algorithm
     num_threads: int = 1          # torch CPU threads while training (rollouts: 16-row matmuls, fastest on one)
-    update_threads: int = 1       # torch CPU threads for the fast engine's gradient updates; 0 = num_threads
+    update_threads: int = 2       # torch CPU threads for the fast engine's gradient updates (at most the budget; 1 while idle threads spin); 0 = num_threads
     timesteps: int = 1_000_000    # environment steps of training (rounded up to whole rollouts)
     device: str = 'auto'          # auto (cuda when available) | cpu | cuda | cuda:N (`tradebot.compute.select_device`)
 

@@ -21,7 +21,7 @@ from stable_baselines3.common.distributions import CategoricalDistribution, Diag
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import explained_variance
 from .config import TradebotError
-from .compute import torch_threads, flat_adam_step
+from .compute import torch_threads, spare_cores, flat_adam_step
 from .features import MarketData
 from .ppo import PPOAgent, PPOConfig, build_ppo, train_ppo
 
@@ -647,8 +647,9 @@ def _lean_train(self: LeanPPO) -> None:
 # %% ../nbs/23a_ppo_fast.ipynb #c0127
 @patch
 def train(self: LeanPPO) -> None:
-    "`_lean_train` with `update_threads` torch threads (at most the machine's cores; 0: as set)."
-    with torch_threads(getattr(self, 'update_threads', 0) if self.device.type == 'cpu' else 0): self._lean_train()
+    "`_lean_train` on `update_threads` torch threads, at most the cores spare now (0: as set; on a GPU: as set)."
+    threads = getattr(self, 'update_threads', 0) if self.device.type == 'cpu' else 0
+    with torch_threads(min(threads, spare_cores()) if threads > 1 else threads): self._lean_train()
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0133
 def build_lean_ppo(env, hp: PPOConfig, seed: int, device='cpu') -> LeanPPO:
