@@ -29,8 +29,8 @@ its data/users.json for the run and removed at the end.
 Phases:
 1. **backend alone**, after `--warmup-seconds` of decisions and the first order left out (the first after start are
    slower: first calls, the switch to real-time scheduling, the first journal write), for `--baseline-minutes` (by
-   default as long as `--minutes`, so that both p99 are taken over as many decisions: over 120 the p99 lies between
-   the two slowest, over 300 between the 3rd and 4th): the `latency_ms` of every decision whose id falls in the window (the runner's own decide start ->
+   default as long as `--minutes`, so that both p99 are taken over as many decisions: over 300, one a second, the p99
+   lies between the 3rd and 4th slowest, over 1,200 at the default 4 a second between the 12th and 13th): the `latency_ms` of every decision whose id falls in the window (the runner's own decide start ->
    record time, read from GET /decisions), and the backend's RSS, CPU and disk writes.
 2. **1 session** (`--idle-seconds`): Voila starts, one page logs in; its first render is timed from the click on
    Log in until `.tb-chart .main-svg` and a price in `.tb-ticker-BTCUSDT .tb-last` are visible. A MutationObserver on
