@@ -13,9 +13,10 @@ from .config import TradebotError
 __all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE', 'REALTIME_POLICIES',
            'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS', 'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS',
            'kernel', 'available_cores', 'thread_budget', 'idle_threads_sleep', 'torch_threads', 'runnable_now',
-           'spare_cores', 'autogroup_nice', 'cpu_priority', 'has_capability', 'has_sys_nice', 'may_raise_priority',
-           'realtime_priority', 'realtime_budget', 'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority',
-           'realtime_io', 'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+           'read_loadavg', 'spare_cores', 'autogroup_nice', 'cpu_priority', 'has_capability', 'has_sys_nice',
+           'may_raise_priority', 'realtime_priority', 'realtime_budget', 'may_use_realtime', 'drop_realtime',
+           'realtime_leash', 'io_priority', 'realtime_io', 'select_device', 'clipped_adam', 'flat_adam_step',
+           'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -76,11 +77,14 @@ def runnable_now(loadavg: str) -> int:
     "Tasks running or ready to run on the machine, from the text of /proc/loadavg (its fourth field, 'running/total')."
     return int(loadavg.split()[3].split('/')[0])
 
-def spare_cores(read=lambda: open('/proc/loadavg').read()) -> int:
-    "The cores of `thread_budget()` nothing else wants right now (the caller's own thread is one runnable task), at least 1."
+def read_loadavg() -> str:
+    with open('/proc/loadavg') as f: return f.read()
+
+def spare_cores(read=read_loadavg, budget: int|None=None) -> int:
+    "The cores of `budget` (default `thread_budget()`) nothing else wants right now (the caller is one runnable task), at least 1."
     try: others = runnable_now(read()) - 1
     except (OSError, ValueError, IndexError): others = 0
-    return max(1, thread_budget() - max(0, others))
+    return max(1, (budget or thread_budget()) - max(0, others))
 
 # %% ../nbs/03_compute.ipynb #c0023
 AUTOGROUP = '/proc/self/autogroup'
