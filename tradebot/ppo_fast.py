@@ -27,7 +27,7 @@ from .ppo import PPOAgent, PPOConfig, build_ppo, train_ppo
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'tanh_', 'mlp_linears', 'lean_supported', 'first_layers',
-           'actor_critic', 'layer_tensors', 'mlp_forward', 'block_layers', 'block_forward', 'is_discrete',
+           'actor_critic', 'layer_tensors', 'mlp_forward', 'tower_layers', 'tower_forward', 'is_discrete',
            'action_log_prob', 'action_entropy', 'sample_actions', 'sample_categorical', 'gae_advantages', 'LeanPPO',
            'rollout_forward', 'rollout_minibatches', 'ppo_loss', 'advantage_moments', 'heads_forward',
            'softmax_log_prob', 'gaussian_log_prob', 'clipped_surrogate', 'value_error', 'softmax_params_gradient',
@@ -103,20 +103,16 @@ def mlp_forward(obs: torch.Tensor, first_weight, first_bias, actor: list, critic
     return torch.addmm(head_bias, x_pi, head_weight.t()), torch.addmm(value_bias, x_vf, value_weight.t()).flatten(), pi_inputs, vf_inputs
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0024
-def block_layers(first_weight, first_bias, actor: list, critic: list) -> list:
-    "Per depth one (weight as (in, out), bias): the stacked first layers, then the actor's and critic's later layers (`layer_tensors`, equal depths) block-diagonal."
-    layers = [(first_weight, first_bias)] + [(torch.block_diag(w_pi, w_vf), torch.cat([b_pi, b_vf])) for (w_pi, b_pi), (w_vf, b_vf) in zip(actor, critic)]
-    return [(weight.t().contiguous(), bias) for weight, bias in layers]   # (in, out) in memory: a faster matmul for few rows
+def tower_layers(first_weight, first_bias, layers: list, rows: slice) -> list:
+    "One tower (actor or critic) as (weight as (in, out), bias) per layer: its `rows` of the stacked first layer, then `layers` (`layer_tensors`)."
+    return [(weight.t().contiguous(), bias) for weight, bias in [(first_weight[rows], first_bias[rows]), *layers]]
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0026
-def block_forward(obs: torch.Tensor, blocks: list, activation) -> tuple:
-    "Action parameters and values (N,) of the network through `block_layers`."
-    x = obs
-    for weight, bias in blocks[:-1]: x = activation(torch.addmm(bias, x, weight))
-    out = torch.addmm(blocks[-1][1], x, blocks[-1][0])
-    return out[:, :-1], out[:, -1]
+def tower_forward(obs: torch.Tensor, layers: list, activation) -> torch.Tensor:
+    "The tower's output through `tower_layers`: action parameters, or values as (N, 1)."
+    for weight, bias in layers[:-1]: obs = activation(torch.addmm(bias, obs, weight))
+    return torch.addmm(layers[-1][1], obs, layers[-1][0])
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0029
+# %% ../nbs/23a_ppo_fast.ipynb #c0027
 LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 def is_discrete(policy) -> bool: return isinstance(policy.action_dist, CategoricalDistribution)
@@ -133,13 +129,13 @@ def action_entropy(policy, params: torch.Tensor) -> torch.Tensor:
     log_probs = F.log_softmax(params, -1)
     return -(log_probs * log_probs.exp()).sum(-1)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0032
+# %% ../nbs/23a_ppo_fast.ipynb #c0030
 def sample_actions(policy, params: torch.Tensor) -> torch.Tensor:
     "Random actions: (N,) codes or (N, dim) Gaussian samples, drawn with SB3's torch RNG calls."
     if is_discrete(policy): return torch.multinomial(F.softmax(params, -1), 1, True).T.reshape(-1)
     return params + torch.empty_like(params).normal_() * policy.log_std.exp()
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0035
+# %% ../nbs/23a_ppo_fast.ipynb #c0033
 @njit(cache=True)
 def sample_categorical(logits,    # (N, A) float32 logits
                        uniforms,  # (N,) float64 draws in [0, 1)
@@ -158,7 +154,7 @@ def sample_categorical(logits,    # (N, A) float32 logits
                 out[i] = j
                 break
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0039
+# %% ../nbs/23a_ppo_fast.ipynb #c0037
 @njit(cache=True)
 def gae_advantages(rewards, values, episode_starts, # (n_steps, n_envs) float32 arrays of the rollout
                    last_values, last_dones,          # (n_envs,) float32: values of the observations after it, and its last dones
@@ -174,37 +170,47 @@ def gae_advantages(rewards, values, episode_starts, # (n_steps, n_envs) float32 
             running = rewards[step, env] + gamma * next_value * keep - values[step, env] + gamma * gae_lambda * keep * running
             advantages[step, env] = running
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0043
+# %% ../nbs/23a_ppo_fast.ipynb #c0041
 class LeanPPO(PPO):
     "stable-baselines3's PPO with lean `collect_rollouts` and `train` loops (same maths, tested equal to SB3's)."
     def _excluded_save_params(self) -> list: return super()._excluded_save_params() + ['_learner']   # rebuilt on load
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0046
-def rollout_forward(policy, device) -> callable:
-    "obs (numpy) -> (action parameters, values) with the policy's current weights: `block_forward` (`mlp_forward` when actor and critic differ in depth)."
-    first_weight, first_bias, actor, critic, activation = layers = layer_tensors(policy)
-    if len(actor) != len(critic): return lambda obs: mlp_forward(torch.as_tensor(obs, device=device).float(), *layers)[:2]
-    blocks = block_layers(first_weight, first_bias, actor, critic)
-    return lambda obs: block_forward(torch.as_tensor(obs, device=device).float(), blocks, activation)
+# %% ../nbs/23a_ppo_fast.ipynb #c0044
+def rollout_forward(policy, device) -> tuple:
+    "`(act, value)` with the policy's current weights: numpy observations -> action parameters, and -> values (N,)."
+    first_weight, first_bias, actor, critic, activation = layer_tensors(policy)
+    n_actor = actor[0][0].shape[1]                # the actor's width in the stacked first layer
+    actor, critic = (tower_layers(first_weight, first_bias, actor, slice(0, n_actor)),
+                     tower_layers(first_weight, first_bias, critic, slice(n_actor, None)))
+    tensor = lambda obs: torch.as_tensor(obs, dtype=torch.float32, device=device)
+    return lambda obs: tower_forward(tensor(obs), actor, activation), lambda obs: tower_forward(tensor(obs), critic, activation).flatten()
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0049
+# %% ../nbs/23a_ppo_fast.ipynb #c0047
 @patch
-def _bootstrap_time_limits(self: LeanPPO, forward, rewards, dones, infos) -> None:
-    "Add `gamma · V(terminal observation)` to the rewards of the episodes the time limit cut (in place)."
+def _bootstrap_time_limits(self: LeanPPO, value, rewards, dones, infos) -> None:
+    "Add `gamma · V(terminal observation)` (`value`: the critic) to the rewards of the episodes the time limit cut (in place)."
     cut = [i for i in np.flatnonzero(dones) if infos[i].get('terminal_observation') is not None and infos[i].get('TimeLimit.truncated', False)]
-    if cut: rewards[cut] += self.gamma * forward(np.stack([infos[i]['terminal_observation'] for i in cut]))[1].cpu().numpy()
+    if cut: rewards[cut] += self.gamma * value(np.stack([infos[i]['terminal_observation'] for i in cut])).cpu().numpy()
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0052
+# %% ../nbs/23a_ppo_fast.ipynb #c0050
 @patch
-def _finish_rollout(self: LeanPPO, buf: RolloutBuffer, forward, values: list, log_probs: list, n_rollout_steps: int, new_obs, dones) -> None:
-    "Write the rollout's values and log-probabilities into `buf`, then its GAE(λ) advantages and returns."
-    buf.values[:], buf.log_probs[:] = torch.stack(values).cpu().numpy(), torch.cat(log_probs).view(n_rollout_steps, -1).cpu().numpy()
-    buf.pos, buf.full = n_rollout_steps, True
-    gae_advantages(buf.rewards, buf.values, buf.episode_starts, forward(new_obs)[1].cpu().numpy(), dones.astype(np.float32),
-                   self.gamma, self.gae_lambda, buf.advantages)
+def _update_threads(self: LeanPPO) -> int:
+    "Torch threads for the update's work now: `update_threads`, at most the cores spare (0: leave the setting)."
+    threads = getattr(self, 'update_threads', 0) if self.device.type == 'cpu' else 0
+    return min(threads, spare_cores()) if threads > 1 else threads
+
+# %% ../nbs/23a_ppo_fast.ipynb #c0053
+@patch
+def _finish_rollout(self: LeanPPO, buf: RolloutBuffer, value, log_probs: list, n_rollout_steps: int, new_obs, dones) -> None:
+    "Write the rollout's values (`value`: the critic) and log-probabilities into `buf`, then its GAE(λ) advantages and returns."
+    with torch_threads(self._update_threads()):
+        buf.values[:] = value(buf.observations[:n_rollout_steps].reshape(n_rollout_steps * buf.n_envs, -1)).view(n_rollout_steps, -1).cpu().numpy()
+        last_values = value(new_obs).cpu().numpy()
+    buf.log_probs[:], buf.pos, buf.full = torch.cat(log_probs).view(n_rollout_steps, -1).cpu().numpy(), n_rollout_steps, True
+    gae_advantages(buf.rewards, buf.values, buf.episode_starts, last_values, dones.astype(np.float32), self.gamma, self.gae_lambda, buf.advantages)
     buf.returns = buf.advantages + buf.values
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0055
+# %% ../nbs/23a_ppo_fast.ipynb #c0056
 @patch
 def collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_steps: int) -> bool:
     "Fill `rollout_buffer` with `n_rollout_steps` steps of each of `env`'s episodes, as SB3's loop does."
@@ -212,54 +218,53 @@ def collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_ste
     policy, buf, box = self.policy, rollout_buffer, isinstance(self.action_space, spaces.Box)
     policy.set_training_mode(False)
     buf.reset(); callback.on_rollout_start()
-    values, log_probs, logits, discrete = [], [], [], is_discrete(policy)
+    log_probs, logits, discrete = [], [], is_discrete(policy)
     if discrete:                                           # `sample_categorical`'s uniforms and the codes it draws
         uniforms = torch.rand(n_rollout_steps, env.num_envs, dtype=torch.float64).numpy()
         codes = np.empty((n_rollout_steps, env.num_envs), np.int64)
     with torch.no_grad():
-        forward = rollout_forward(policy, self.device)     # the weights do not change during a rollout
+        act, value = rollout_forward(policy, self.device)  # the weights do not change during a rollout
         for step in range(n_rollout_steps):
-            params, value = forward(self._last_obs)
+            params = act(self._last_obs)
             if discrete:                                   # log-probabilities after the loop
                 sample_categorical(params.cpu().numpy(), uniforms[step], codes[step])
                 logits.append(params); actions = codes[step]
             else:
                 actions = sample_actions(policy, params); log_probs.append(action_log_prob(policy, params, actions))
                 actions = actions.cpu().numpy()
-            values.append(value)
             new_obs, rewards, dones, infos = env.step(np.clip(actions, self.action_space.low, self.action_space.high) if box else actions)
             self.num_timesteps += env.num_envs
             callback.update_locals(locals())
             if not callback.on_step(): return False
             if dones.any():
                 self._update_info_buffer(infos, dones)
-                self._bootstrap_time_limits(forward, rewards, dones, infos)
+                self._bootstrap_time_limits(value, rewards, dones, infos)
             buf.observations[step], buf.actions[step] = self._last_obs, actions.reshape(buf.n_envs, buf.action_dim)
             buf.rewards[step], buf.episode_starts[step] = rewards, self._last_episode_starts
             self._last_obs, self._last_episode_starts = new_obs, dones
         if discrete: log_probs = [F.log_softmax(torch.stack(logits), -1).gather(2, torch.as_tensor(codes, device=self.device)[..., None])]
-        self._finish_rollout(buf, forward, values, log_probs, n_rollout_steps, new_obs, dones)
+        self._finish_rollout(buf, value, log_probs, n_rollout_steps, new_obs, dones)
     callback.update_locals(locals())
     callback.on_rollout_end()
     return True
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0061
+# %% ../nbs/23a_ppo_fast.ipynb #c0062
 def rollout_minibatches(buffer: RolloutBuffer, # a full rollout buffer
                         batch_size: int,
                         device='cpu',
                        ) -> Iterator[tuple]:
     "One epoch of `(obs, actions, old_values, old_log_probs, advantages, returns)` minibatches, in `buffer.get`'s order."
-    size = buffer.buffer_size * buffer.n_envs
+    size, n_actions = buffer.buffer_size * buffer.n_envs, buffer.action_dim
     order = np.random.permutation(size)
     rows = order if buffer.generator_ready else (order % buffer.buffer_size) * buffer.n_envs + order // buffer.buffer_size
-    rows = torch.from_numpy(rows)
-    obs, actions = torch.from_numpy(buffer.observations.reshape(size, -1)), torch.from_numpy(buffer.actions.reshape(size, -1))
-    columns = torch.from_numpy(np.stack([a.reshape(size) for a in (buffer.values, buffer.log_probs, buffer.advantages, buffer.returns)], 1))
+    obs = torch.from_numpy(buffer.observations.reshape(size, -1))
+    columns = [buffer.actions.reshape(size, -1)] + [a.reshape(size, 1) for a in (buffer.values, buffer.log_probs, buffer.advantages, buffer.returns)]
+    columns, rows = torch.from_numpy(np.concatenate(columns, 1, dtype=np.float32)[rows]).to(device), torch.from_numpy(rows)
     for start in range(0, size, batch_size):
-        batch = rows[start:start + batch_size]
-        yield obs.index_select(0, batch).to(device), actions.index_select(0, batch).to(device), *columns.index_select(0, batch).to(device).unbind(1)
+        batch = columns[start:start + batch_size]
+        yield obs.index_select(0, rows[start:start + batch_size]).to(device), batch[:, :n_actions], *batch[:, n_actions:].unbind(1)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0064
+# %% ../nbs/23a_ppo_fast.ipynb #c0065
 def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advantage and the policy
              batch: tuple,         # from `rollout_minibatches`
              clip_range: float,    # ε of the clipped surrogate
@@ -280,7 +285,7 @@ def ppo_loss(model: PPO,           # supplies ent_coef, vf_coef, normalize_advan
         stats = torch.stack([policy_loss, value_loss, entropy_loss, ((ratio - 1).abs() > clip_range).float().mean(), ((ratio - 1) - log_ratio).mean()])
     return loss, stats
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0067
+# %% ../nbs/23a_ppo_fast.ipynb #c0068
 KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={'reassoc', 'contract', 'nsz'})
 
 @njit(**KERNEL_OPTIONS)
@@ -296,7 +301,7 @@ def advantage_moments(advantages, normalize_advantage: bool) -> tuple:
         scale = math.sqrt(spread / (n - 1)) + 1e-8
     return mean, scale
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0070
+# %% ../nbs/23a_ppo_fast.ipynb #c0071
 @njit(**KERNEL_OPTIONS)
 def heads_forward(x_pi, x_vf, i: int, # (B, H) float32 inputs of the action and value heads, and the row
                   head_weight, head_bias, value_weight, value_bias,
@@ -310,7 +315,7 @@ def heads_forward(x_pi, x_vf, i: int, # (B, H) float32 inputs of the action and 
     for k in range(x_vf.shape[1]): dot += x_vf[i, k] * value_weight[0, k]
     return value_bias[0] + dot
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0073
+# %% ../nbs/23a_ppo_fast.ipynb #c0074
 @njit(**KERNEL_OPTIONS)
 def softmax_log_prob(params, action: int, pi, log_pi) -> tuple:
     "`(log π(action), entropy)` of the softmax of `params`; π and log π written into `pi` and `log_pi`."
@@ -335,7 +340,7 @@ def gaussian_log_prob(params, actions, i: int, log_std) -> float:
         log_prob += -0.5 * z * z - log_std[j] - LOG_SQRT_2PI
     return log_prob
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0076
+# %% ../nbs/23a_ppo_fast.ipynb #c0077
 @njit(**KERNEL_OPTIONS)
 def clipped_surrogate(log_ratio: float, advantage: float, clip_range: float, n: int) -> tuple:
     "`(min(A r, A clip(r)), d(-mean)/d log π, r)` for one row of a minibatch of `n`."
@@ -344,7 +349,7 @@ def clipped_surrogate(log_ratio: float, advantage: float, clip_range: float, n: 
     inside = 1 - clip_range <= ratio <= 1 + clip_range
     return min(unclipped, clipped), -(advantage if unclipped < clipped or inside else 0.0) * ratio / n, ratio
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0079
+# %% ../nbs/23a_ppo_fast.ipynb #c0080
 @njit(**KERNEL_OPTIONS)
 def value_error(value, old_value, target, clip_range_vf: float) -> tuple:
     "`(used value - return, 1.0 or 0.0 where the value clipping stops the gradient)`."
@@ -354,7 +359,7 @@ def value_error(value, old_value, target, clip_range_vf: float) -> tuple:
         used, kept = old_value + min(max(change, -clip_range_vf), clip_range_vf), 1.0 if abs(change) <= clip_range_vf else 0.0
     return used - target, kept
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0082
+# %% ../nbs/23a_ppo_fast.ipynb #c0083
 @njit(**KERNEL_OPTIONS)
 def softmax_params_gradient(action: int, pi, log_pi, entropy: float, grad_log_prob: float, ent_coef: float, n: int, grad_params):
     "d loss / d logits of one row into `grad_params`."
@@ -370,7 +375,7 @@ def gaussian_params_gradient(params, actions, i: int, log_std, grad_log_prob: fl
         grad_params[j] = grad_log_prob * z / std
         grad_log_std[j] += grad_log_prob * (z * z - 1)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0085
+# %% ../nbs/23a_ppo_fast.ipynb #c0086
 @njit(**KERNEL_OPTIONS)
 def heads_backward(x_pi, x_vf, i: int, head_weight, value_weight, grad_params, grad_value: float,
                    grad_x_pi, grad_x_vf, # (B, H) float32 out: row i of d loss / d head inputs
@@ -388,7 +393,7 @@ def heads_backward(x_pi, x_vf, i: int, head_weight, value_weight, grad_params, g
         grad_x_vf[i, k] = g * value_weight[0, k]
         sum_value[k] += g * x_vf[i, k]
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0088
+# %% ../nbs/23a_ppo_fast.ipynb #c0089
 @njit(**KERNEL_OPTIONS)
 def ppo_head_gradient(x_pi, x_vf,    # (B, H) float32: inputs of the action head and the value head
                       head_weight, head_bias, value_weight, value_bias, # (A, H), (A,), (1, H), (1,) float32
@@ -435,7 +440,7 @@ def ppo_head_gradient(x_pi, x_vf,    # (B, H) float32: inputs of the action head
     return np.array([policy_loss + ent_coef * entropy_loss + vf_coef * value_loss, policy_loss, value_loss, entropy_loss,
                      clipped_count / n, kl_sum / n], np.float32)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0092
+# %% ../nbs/23a_ppo_fast.ipynb #c0093
 def flat_parameters(parameters: list) -> tuple:
     "Move `parameters` into one flat vector (each becomes a view of it): `(params, grads, {parameter: its gradient's view})`."
     params = torch.cat([p.detach().reshape(-1) for p in parameters])
@@ -445,7 +450,7 @@ def flat_parameters(parameters: list) -> tuple:
         offset += p.numel()
     return params, grads, grad_views
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0095
+# %% ../nbs/23a_ppo_fast.ipynb #c0096
 def flat_adam_state(optimizer: torch.optim.Optimizer, parameters: list, params: torch.Tensor) -> tuple:
     "Adam's moments of `parameters` (laid out as `params`) as views of two flat vectors kept in `optimizer`'s state: `(exp_avg, exp_avg_sq, steps)`."
     exp_avg, exp_avg_sq = torch.zeros_like(params), torch.zeros_like(params)
@@ -460,7 +465,7 @@ def flat_adam_state(optimizer: torch.optim.Optimizer, parameters: list, params: 
         offset += p.numel()
     return exp_avg, exp_avg_sq, steps
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0098
+# %% ../nbs/23a_ppo_fast.ipynb #c0099
 class PPOLearner:
     "PPO's gradient step (`ppo_loss`, gradient clipping, the policy's Adam) for an SB3 MLP actor-critic, by hand."
     def __init__(self, policy,                 # SB3 `ActorCriticPolicy` that `lean_supported` accepts
@@ -485,7 +490,7 @@ class PPOLearner:
         self.state, self.order = policy.optimizer.state, order
         self.exp_avg, self.exp_avg_sq, self.steps = flat_adam_state(policy.optimizer, order, self.params)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0101
+# %% ../nbs/23a_ppo_fast.ipynb #c0102
 @patch
 def forward(self: PPOLearner, obs: torch.Tensor, heads: bool=True) -> tuple:
     "Action parameters (logits or means), values (B,), and the input of each actor and critic layer."
@@ -496,7 +501,7 @@ def activation_grad(self: PPOLearner, grad: torch.Tensor, y: torch.Tensor, out: 
     "The gradient before the activation whose output is `y` (written into `out` when given)."
     return self.activation_grad_into(grad, y, grad_input=torch.empty_like(grad) if out is None else out)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0104
+# %% ../nbs/23a_ppo_fast.ipynb #c0105
 @patch
 def _backward(self: PPOLearner, layers: list, inputs: list, grad: torch.Tensor, out: torch.Tensor) -> None:
     "Gradients of `layers` (last first) into `self.grads`, the gradient at the first layer's output into `out`."
@@ -505,7 +510,7 @@ def _backward(self: PPOLearner, layers: list, inputs: list, grad: torch.Tensor, 
         torch.mm(grad.t(), x, out=self.grad_views[layer.weight]); torch.sum(grad, 0, out=self.grad_views[layer.bias])
         grad = self.activation_grad(torch.mm(grad, layer.weight), x, out if i == len(layers) - 1 else None)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0107
+# %% ../nbs/23a_ppo_fast.ipynb #c0108
 @patch
 def _heads_compiled(self: PPOLearner, x_pi, x_vf, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
     "Loss, statistics and the gradients w.r.t. the heads' inputs, the heads' gradients written: `ppo_head_gradient` (CPU)."
@@ -523,7 +528,7 @@ def _heads_compiled(self: PPOLearner, x_pi, x_vf, batch, clip_range, clip_range_
                                              normalize_advantage, grad_pi.numpy(), grad_vf.numpy(), *self._head_grads))
     return out[0], out[1:], grad_pi, grad_vf
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0111
+# %% ../nbs/23a_ppo_fast.ipynb #c0112
 @patch
 def _head(self: PPOLearner, params, values, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
     "Loss, statistics and the gradients w.r.t. the action parameters and values (and `log_std`'s, written), in torch ops."
@@ -563,7 +568,7 @@ def _head(self: PPOLearner, params, values, batch, clip_range, clip_range_vf, en
     clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
     return loss, torch.stack([policy_loss, value_loss, entropy_loss, clip_fraction, ((ratio - 1) - log_ratio).mean()]), grad_params, grad_values
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0114
+# %% ../nbs/23a_ppo_fast.ipynb #c0115
 @patch
 def loss_and_gradient(self: PPOLearner, batch: tuple, clip_range: float, clip_range_vf: float|None, ent_coef: float, vf_coef: float,
                       normalize_advantage: bool) -> tuple:
@@ -588,7 +593,7 @@ def _loss_and_gradient(self: PPOLearner, batch, clip_range, clip_range_vf, ent_c
     torch.mm(grad_hidden.t(), obs, out=self.first_grad); torch.sum(grad_hidden, 0, out=self.first_bias_grad)
     return loss, stats
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0118
+# %% ../nbs/23a_ppo_fast.ipynb #c0119
 @patch
 def adam_step(self: PPOLearner, max_grad_norm: float) -> None:
     "Clip the gradient norm, then one Adam step with the policy optimizer's hyperparameters."
@@ -602,7 +607,7 @@ def sync_state(self: PPOLearner) -> None:
     "Write the step count into the optimizer's state (the moments are already views of ours)."
     for p in self.order: self.state[p]['step'].fill_(float(self.steps))
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0121
+# %% ../nbs/23a_ppo_fast.ipynb #c0122
 @patch
 def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_range_vf) -> None:
     "SB3's `train/*` log entries of an update."
@@ -616,7 +621,7 @@ def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_rang
     record('train/n_updates', self._n_updates, exclude='tensorboard'); record('train/clip_range', clip_range)
     if clip_range_vf is not None: record('train/clip_range_vf', clip_range_vf)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0124
+# %% ../nbs/23a_ppo_fast.ipynb #c0125
 @patch
 def _lean_train(self: LeanPPO) -> None:
     "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries, through `PPOLearner`."
@@ -644,21 +649,20 @@ def _lean_train(self: LeanPPO) -> None:
     learner.sync_state()
     self._record_update(torch.stack(stats), torch.stack(epoch_stats)[:, 4], loss, clip_range, clip_range_vf)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0127
+# %% ../nbs/23a_ppo_fast.ipynb #c0128
 @patch
 def train(self: LeanPPO) -> None:
     "`_lean_train` on `update_threads` torch threads, at most the cores spare now (0: as set; on a GPU: as set)."
-    threads = getattr(self, 'update_threads', 0) if self.device.type == 'cpu' else 0
-    with torch_threads(min(threads, spare_cores()) if threads > 1 else threads): self._lean_train()
+    with torch_threads(self._update_threads()): self._lean_train()
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0133
+# %% ../nbs/23a_ppo_fast.ipynb #c0134
 def build_lean_ppo(env, hp: PPOConfig, seed: int, device='cpu') -> LeanPPO:
     "An untrained `LeanPPO` model for `env` with the hyperparameters `hp`."
     model = build_ppo(env, hp, seed, device, algorithm=LeanPPO)
     model.update_threads = hp.update_threads   # read by LeanPPO.train
     return model
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0137
+# %% ../nbs/23a_ppo_fast.ipynb #c0138
 def train_ppo_fast(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
                    market: MarketData,    # the training split
                    seed: int|None=None,   # default: cfg['seed']
