@@ -12,11 +12,11 @@ from .config import TradebotError
 # %% auto #0
 __all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE', 'REALTIME_POLICIES',
            'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS', 'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS',
-           'kernel', 'available_cores', 'thread_budget', 'idle_threads_sleep', 'torch_threads', 'runnable_now',
-           'read_loadavg', 'spare_cores', 'autogroup_nice', 'cpu_priority', 'has_capability', 'has_sys_nice',
-           'may_raise_priority', 'realtime_priority', 'realtime_budget', 'may_use_realtime', 'drop_realtime',
-           'realtime_leash', 'io_priority', 'realtime_io', 'select_device', 'clipped_adam', 'flat_adam_step',
-           'NumpyMLP', 'import_legacy_gym_quietly']
+           'kernel', 'available_cores', 'thread_budget', 'idle_threads_sleep', 'allowed_threads', 'torch_threads',
+           'runnable_now', 'read_loadavg', 'own_runnable', 'spare_cores', 'autogroup_nice', 'cpu_priority',
+           'has_capability', 'has_sys_nice', 'may_raise_priority', 'realtime_priority', 'realtime_budget',
+           'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io', 'select_device',
+           'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -55,22 +55,26 @@ def idle_threads_sleep(environ=os.environ) -> bool:
     return policy != 'active' and spins.isdigit() and int(spins) <= 10_000
 
 # %% ../nbs/03_compute.ipynb #c0017
+def allowed_threads(n: int) -> int:
+    "`n` torch threads, at most `thread_budget()`, and 1 while idle threads spin (with a warning that says why); 0 stays 0."
+    allowed = min(int(n or 0), thread_budget())
+    if allowed > 1 and not idle_threads_sleep():
+        warnings.warn(f"{n} torch threads asked for: torch's idle threads spin (torch was imported before tradebot, or GOMP_SPINCOUNT / "
+                      "OMP_WAIT_POLICY ask for it), which thrashes when the cores are shared: using 1 thread", stacklevel=3)
+        allowed = 1
+    return allowed
+
 class torch_threads:
-    "Context manager: torch uses `n` CPU threads inside (at most `thread_budget()`, 1 while idle threads spin; 0 = leave it), its previous setting afterwards."
-    def __init__(self, n: int=1):
-        self.n = min(int(n or 0), thread_budget())
-        if self.n > 1 and not idle_threads_sleep():
-            warnings.warn(f"torch_threads({n}): torch's idle threads spin (torch was imported before tradebot, or GOMP_SPINCOUNT / "
-                          "OMP_WAIT_POLICY ask for it), which thrashes when the cores are shared: using 1 thread", stacklevel=2)
-            self.n = 1
+    "Context manager: torch uses `allowed_threads(n)` CPU threads inside (0 = leave it), its previous setting afterwards."
+    def __init__(self, n: int=1): self.n = allowed_threads(n)
     def __enter__(self):
         import torch
         self.before = torch.get_num_threads()
         if self.n: torch.set_num_threads(self.n)
         return self
-    def __exit__(self, *exc):
+    def __exit__(self, *exc):                  # also when the block changed the setting itself
         import torch
-        if self.n: torch.set_num_threads(self.before)
+        if torch.get_num_threads() != self.before: torch.set_num_threads(self.before)
 
 # %% ../nbs/03_compute.ipynb #c0020
 def runnable_now(loadavg: str) -> int:
@@ -80,9 +84,18 @@ def runnable_now(loadavg: str) -> int:
 def read_loadavg() -> str:
     with open('/proc/loadavg') as f: return f.read()
 
-def spare_cores(read=read_loadavg, budget: int|None=None) -> int:
-    "The cores of `budget` (default `thread_budget()`) nothing else wants right now (the caller is one runnable task), at least 1."
-    try: others = runnable_now(read()) - 1
+def own_runnable(tasks: str='/proc/self/task') -> int:
+    "This process's threads running or ready to run now (state R in `tasks`/*/stat), at least 1: the caller."
+    running = 0
+    for tid in os.listdir(tasks):
+        try:
+            with open(os.path.join(tasks, tid, 'stat')) as f: running += f.read().rsplit(')', 1)[1].split()[0] == 'R'
+        except (OSError, IndexError): pass        # a thread that ended meanwhile
+    return max(1, running)
+
+def spare_cores(read=read_loadavg, budget: int|None=None, own=own_runnable) -> int:
+    "The cores of `budget` (default `thread_budget()`) that no other process wants right now, at least 1."
+    try: others = runnable_now(read()) - own()
     except (OSError, ValueError, IndexError): others = 0
     return max(1, (budget or thread_budget()) - max(0, others))
 

@@ -47,6 +47,7 @@ class DQNConfig:
     log_interval: int = 100           # gradient steps between logged rows of the history
     engine: str = 'fast'              # fast (tradebot.dqn_fast, compiled) | readable (autograd + torch.optim); same algorithm
     torch_threads: int = 0            # torch intra-op threads while training (restored after); 0 = leave torch's setting
+    update_threads: int = 0           # fast engine: threads for the updates while that many cores are spare; 0 = torch_threads
     timesteps: int = 100_000          # env steps of training (`train.timesteps`)
     device: str = 'auto'              # auto | cpu | cuda | cuda:N (`train.device`)
 
@@ -61,6 +62,7 @@ def from_config(cls: DQNConfig, cfg: dict) -> DQNConfig:
     hp.hidden_sizes = tuple(int(h) for h in hp.hidden_sizes)
     if hp.replay not in ('auto', 'index', 'obs'): raise TradebotError(f"agent.replay: expected auto, index or obs, got {hp.replay!r}")
     if not 0 < hp.tau <= 1: raise TradebotError(f"agent.tau: must be in (0, 1], got {hp.tau}")
+    if hp.update_threads < 0: raise TradebotError(f"agent.update_threads: must be >= 0, got {hp.update_threads}")
     for key in ('batch_size', 'buffer_size', 'train_freq', 'target_update_interval', 'n_envs'):
         if getattr(hp, key) < 1: raise TradebotError(f"agent.{key}: must be >= 1, got {getattr(hp, key)}")
     return hp
