@@ -183,7 +183,8 @@ def rollout_forward(policy, device) -> tuple:
     actor, critic = (tower_layers(first_weight, first_bias, actor, slice(0, n_actor)),
                      tower_layers(first_weight, first_bias, critic, slice(n_actor, None)))
     tensor = lambda obs: torch.as_tensor(obs, dtype=torch.float32, device=device)
-    return lambda obs: tower_forward(tensor(obs), actor, activation), lambda obs: tower_forward(tensor(obs), critic, activation).flatten()
+    in_place = {forward: in_place for forward, in_place, _ in ACTIVATIONS.values()}[activation]   # over fresh products only
+    return lambda obs: tower_forward(tensor(obs), actor, activation), lambda obs: tower_forward(tensor(obs), critic, in_place).flatten()
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0047
 @patch
