@@ -1,6 +1,7 @@
 """Integration tests of the experiment commands that need subprocesses, papermill kernels or Ray.
 
-- the quick pipeline, run twice from the command line with the same seeds, gives byte-identical metrics.json (V5),
+- the quick pipeline, run twice from the command line with the same seeds, once one training after another and once
+  two side by side in worker processes, gives byte-identical metrics.json (V5),
   a 95 % interval for every learning agent, and a report that names the split it read; `evaluate --split val`
   afterwards leaves the test evaluation byte-identical;
 - the quick pipeline with 3 walk-forward folds: disjoint, chronological, out-of-sample folds, each scaled by a
@@ -27,8 +28,9 @@ def _tradebot(*args, timeout=900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'tradebot', *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def _pipeline(runs_dir: Path, processed: Path) -> subprocess.CompletedProcess:
-    return _tradebot('pipeline', '--quick', '--no-progress', '--seeds', SEEDS, f'run.runs_dir={runs_dir}', f'data.processed_dir={processed}')
+def _pipeline(runs_dir: Path, processed: Path, workers: int) -> subprocess.CompletedProcess:
+    return _tradebot('pipeline', '--quick', '--no-progress', '--seeds', SEEDS, '--workers', workers, f'run.runs_dir={runs_dir}',
+                     f'data.processed_dir={processed}')
 
 
 def _metrics_by_run(runs_dir: Path) -> dict:
@@ -45,8 +47,9 @@ def _files(folder: Path) -> dict:
 
 
 def test_pipeline_quick_is_reproducible(tmp_path):
-    "Two quick pipelines with the same seeds: the same runs, byte-identical metrics.json, 95 % intervals, the split named."
-    first, second = _pipeline(tmp_path/'a', tmp_path/'processed'), _pipeline(tmp_path/'b', tmp_path/'processed')
+    "Two quick pipelines with the same seeds, one run after another and two side by side: the same runs, byte-identical metrics.json, 95 % intervals, the split named."
+    first, second = _pipeline(tmp_path/'a', tmp_path/'processed', 1), _pipeline(tmp_path/'b', tmp_path/'processed', 2)
+    assert 'on 2 processes side by side' in second.stdout and 'side by side' not in first.stdout
     for proc in (first, second): assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = _metrics_by_run(tmp_path/'a'), _metrics_by_run(tmp_path/'b')
     assert sorted({algo for algo, _ in a}) == ALGOS and sorted(a) == sorted(b)

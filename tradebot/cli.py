@@ -64,6 +64,7 @@ def _add_training_args(sub: argparse.ArgumentParser, name: str) -> None:
     if name == 'pipeline':
         sub.add_argument('--seeds', type=int, default=3, help='train each agent with this many seeds: seed, seed+1, ... (default 3)')
         sub.add_argument('--walk-forward', type=int, default=0, metavar='K', help='also retrain on K anchored folds, each tested on the block after it (default 0: off)')
+        sub.add_argument('--workers', type=int, help='trainings side by side in local processes (default: the cores no other process wants at the start)')
     if name == 'sweep':
         sub.add_argument('--grid', nargs='+', default=[], metavar='key=v1,v2', help='grid axes, e.g. seed=1,2 agent.learning_rate=0.001,0.0005')
         sub.add_argument('--grid-file', help='a YAML grid file: key: [v1, v2]')
@@ -231,9 +232,11 @@ def cmd_pipeline(args) -> Path:
     "Data, features, all three agents, baselines, evaluation and the comparison report."
     from tradebot.experiments import run_pipeline
     if args.walk_forward < 0: raise TradebotError(f"--walk-forward must be >= 0, got {args.walk_forward}")
-    folds = {'walk_forward': args.walk_forward} if args.walk_forward else {}
+    if args.workers is not None and args.workers < 1: raise TradebotError(f"--workers must be >= 1, got {args.workers}")
+    asked = {'walk_forward': args.walk_forward} if args.walk_forward else {}
+    asked |= {'workers': args.workers} if args.workers is not None else {}
     report = run_pipeline(command_overrides(args), quick=args.quick, seeds=args.seeds, config_file=args.config,
-                          progress=_progress(args), **folds)
+                          progress=_progress(args), **asked)
     print(f"comparison report: {report}")
     return report
 

@@ -12,11 +12,11 @@ from .config import TradebotError
 # %% auto #0
 __all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE', 'REALTIME_POLICIES',
            'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS', 'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS',
-           'kernel', 'available_cores', 'thread_budget', 'idle_threads_sleep', 'allowed_threads', 'torch_threads',
-           'runnable_now', 'read_loadavg', 'own_runnable', 'spare_cores', 'autogroup_nice', 'cpu_priority',
-           'has_capability', 'has_sys_nice', 'may_raise_priority', 'realtime_priority', 'realtime_budget',
-           'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io', 'select_device',
-           'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+           'kernel', 'available_cores', 'thread_budget', 'share_thread_budget', 'idle_threads_sleep', 'allowed_threads',
+           'torch_threads', 'runnable_now', 'read_loadavg', 'own_runnable', 'spare_cores', 'autogroup_nice',
+           'cpu_priority', 'has_capability', 'has_sys_nice', 'may_raise_priority', 'realtime_priority',
+           'realtime_budget', 'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io',
+           'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -48,13 +48,20 @@ def thread_budget() -> int:
     return min(cores, int(value))
 
 # %% ../nbs/03_compute.ipynb #c0014
+def share_thread_budget(threads: int) -> None:
+    "Pool-worker initializer: this process's thread budget becomes `threads` (`TRADEBOT_MAX_THREADS`), and torch's threads when loaded."
+    threads = max(1, int(threads))
+    os.environ[MAX_THREADS_ENV] = str(threads)
+    if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(threads)
+
+# %% ../nbs/03_compute.ipynb #c0017
 def idle_threads_sleep(environ=os.environ) -> bool:
     "Whether torch's idle OpenMP threads sleep soon: `OMP_WAIT_POLICY=passive`, or a `GOMP_SPINCOUNT` of at most 10,000 (not with policy active)."
     policy, spins = environ.get('OMP_WAIT_POLICY', '').strip().lower(), environ.get('GOMP_SPINCOUNT', '').strip()
     if policy == 'passive': return True
     return policy != 'active' and spins.isdigit() and int(spins) <= 10_000
 
-# %% ../nbs/03_compute.ipynb #c0017
+# %% ../nbs/03_compute.ipynb #c0020
 def allowed_threads(n: int) -> int:
     "`n` torch threads, at most `thread_budget()`, and 1 while idle threads spin (with a warning that says why); 0 stays 0."
     allowed = min(int(n or 0), thread_budget())
@@ -76,7 +83,7 @@ class torch_threads:
         import torch
         if torch.get_num_threads() != self.before: torch.set_num_threads(self.before)
 
-# %% ../nbs/03_compute.ipynb #c0020
+# %% ../nbs/03_compute.ipynb #c0023
 def runnable_now(loadavg: str) -> int:
     "Tasks running or ready to run on the machine, from the text of /proc/loadavg (its fourth field, 'running/total')."
     return int(loadavg.split()[3].split('/')[0])
@@ -99,7 +106,7 @@ def spare_cores(read=read_loadavg, budget: int|None=None, own=own_runnable) -> i
     except (OSError, ValueError, IndexError): others = 0
     return max(1, (budget or thread_budget()) - max(0, others))
 
-# %% ../nbs/03_compute.ipynb #c0023
+# %% ../nbs/03_compute.ipynb #c0026
 AUTOGROUP = '/proc/self/autogroup'
 
 def autogroup_nice() -> int|None:
@@ -132,7 +139,7 @@ def may_raise_priority(nice: int) -> bool:
     import resource
     return has_sys_nice() or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
 
-# %% ../nbs/03_compute.ipynb #c0027
+# %% ../nbs/03_compute.ipynb #c0030
 REALTIME_POLICIES = {getattr(os, 'SCHED_RR', -1), getattr(os, 'SCHED_FIFO', -1)}
 
 def realtime_priority(priority: int) -> int:
@@ -156,7 +163,7 @@ def may_use_realtime(priority: int) -> bool:
     import resource
     return (has_sys_nice() or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority) and realtime_budget() != 0
 
-# %% ../nbs/03_compute.ipynb #c0029
+# %% ../nbs/03_compute.ipynb #c0032
 def drop_realtime() -> int:
     "Put every thread of this process back on the ordinary scheduler (`SCHED_OTHER`; niceness unchanged); how many were real-time."
     dropped = 0
@@ -171,7 +178,7 @@ def realtime_leash(seconds: float=0.5, on_drop=lambda dropped: None) -> None:
     signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))   # first: SIGXCPU unhandled would kill the process
     resource.setrlimit(resource.RLIMIT_RTTIME, (int(seconds * 1e6), resource.getrlimit(resource.RLIMIT_RTTIME)[1]))   # microseconds
 
-# %% ../nbs/03_compute.ipynb #c0033
+# %% ../nbs/03_compute.ipynb #c0036
 import ctypes, platform
 IOPRIO_SYSCALLS = {'x86_64': (251, 252), 'aarch64': (30, 31)}   # (ioprio_set, ioprio_get), from asm/unistd.h
 IOPRIO_WHO_PROCESS, IOPRIO_CLASS_RT, IOPRIO_CLASS_SHIFT = 1, 1, 13
@@ -190,7 +197,7 @@ def realtime_io(level: int=4) -> bool:
         ctypes.CDLL(None, use_errno=True).syscall(IOPRIO_SYSCALLS[platform.machine()][0], IOPRIO_WHO_PROCESS, thread.native_id, IOPRIO_CLASS_RT << IOPRIO_CLASS_SHIFT | level)
     return io_priority() == (IOPRIO_CLASS_RT, level)
 
-# %% ../nbs/03_compute.ipynb #c0037
+# %% ../nbs/03_compute.ipynb #c0040
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
                  ):
@@ -204,7 +211,7 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
     return torch.device(name)
 
-# %% ../nbs/03_compute.ipynb #c0040
+# %% ../nbs/03_compute.ipynb #c0043
 @njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
 def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
                  max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
@@ -224,7 +231,7 @@ def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated 
         exp_avg[i], exp_avg_sq[i] = m, v
         params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
 
-# %% ../nbs/03_compute.ipynb #c0043
+# %% ../nbs/03_compute.ipynb #c0046
 def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
                    max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
                    compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
@@ -239,7 +246,7 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
-# %% ../nbs/03_compute.ipynb #c0046
+# %% ../nbs/03_compute.ipynb #c0049
 NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
 
 def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
@@ -260,7 +267,7 @@ class NumpyMLP:
         for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
         return x
 
-# %% ../nbs/03_compute.ipynb #c0049
+# %% ../nbs/03_compute.ipynb #c0052
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_experiments.ipynb #c0002
 from __future__ import annotations
-import itertools, json, os, time
+import itertools, json, multiprocessing, os, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 from .config import TradebotError, ConfigError, load_config, read_yaml, repo_path, home_path
-from .compute import MAX_THREADS_ENV, thread_budget
+from .compute import MAX_THREADS_ENV, share_thread_budget, spare_cores, thread_budget
 from .features import (load_dataset, FeatureScaler, MarketData, chronological_split, compute_features,
                                feature_columns, make_market_data)
 from .metrics import max_drawdown, sharpe_ratio, simple_returns, walk_forward_windows
@@ -24,9 +24,9 @@ from .runs import (evaluate_to_run, new_run_dir, point_label, read_equity, read_
 __all__ = ['QUICK_OVERRIDES', 'FOLD_METRICS', 'SWEEP_SPLIT', 'TEMPLATE', 'experiment_config', 'notebook_config', 'split_market',
            'fit_and_evaluate', 'train_run', 'evaluate_run', 'run_baselines', 'pipeline_configs', 'walk_forward_folds',
            'fold_markets', 'run_fold', 'fold_table', 'pooled_out_of_sample', 'walk_forward_sections', 'setup_section',
-           'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points', 'notebook_job', 'sweep_jobs',
-           'ipc_kernel_manager', 'run_training_notebook', 'sweep_job', 'map_jobs', 'papermill_run', 'write_sweep_table',
-           'sweep']
+           'pipeline_workers', 'train_runs', 'run_pipeline', 'parse_grid', 'read_grid_file', 'grid_points',
+           'notebook_job', 'sweep_jobs', 'ipc_kernel_manager', 'run_training_notebook', 'sweep_job', 'map_jobs',
+           'papermill_run', 'write_sweep_table', 'sweep']
 
 # %% ../nbs/40_experiments.ipynb #c0007
 QUICK_OVERRIDES = {
@@ -227,6 +227,30 @@ def setup_section(trained: list, split: str, quick: bool) -> tuple:
                      f"Learning agents trained with {budget}, one run per seed:", frame)
 
 # %% ../nbs/40_experiments.ipynb #c0065
+def pipeline_workers(runs: int,             # trainings to run
+                     workers: int|None=None, # processes asked for; None: the cores spare now
+                    ) -> int:
+    "Processes for `runs` trainings: `workers`, or the cores spare now (`spare_cores`); between 1 and `runs`."
+    return max(1, min(runs, spare_cores() if workers is None else int(workers)))
+
+# %% ../nbs/40_experiments.ipynb #c0068
+def train_runs(planned: list,          # `(algo, cfg)` pairs (`pipeline_configs`)
+               workers: int=1,         # processes side by side (1: in this process)
+               stage: tuple=(2, 4),    # (number, total) for the stage lines
+               progress: bool=True,    # progress bars
+              ) -> list:
+    "`train_run` of every planned run, in order; their run folders."
+    split = planned[0][1]['train']['eval_split'] if planned else '-'
+    if workers > 1 and len(planned) > 1:
+        _stage(*stage, f"train {len(planned)} runs ({', '.join(sorted({a for a, _ in planned}))}) on {workers} processes side by side, each evaluated on {split}")
+        return map_jobs(train_run, [(algo, cfg, None, False) for algo, cfg in planned], workers, progress=progress, desc='train')
+    run_dirs = []
+    for algo, cfg in planned:
+        _stage(*stage, f"train {algo} (seed {cfg['seed']}, {cfg['train']['timesteps']:,} steps) and evaluate on {split}")
+        run_dirs.append(train_run(algo, cfg, progress=progress))
+    return run_dirs
+
+# %% ../nbs/40_experiments.ipynb #c0071
 def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
                  quick: bool=False,   # tiny training budgets (`QUICK_OVERRIDES`)
                  runs_dir=None,       # parent folder of the runs (default: `run.runs_dir`)
@@ -236,6 +260,7 @@ def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
                  progress: bool=True, # training progress bars
                  walk_forward: int=0, # K >= 2: also K anchored walk-forward folds (0: none)
                  train_fraction: float=0.5, # walk-forward: share of the bars in the first training span
+                 workers: int|None=None, # trainings side by side (`pipeline_workers`; None: the cores spare now)
                 ) -> Path:
     "Data, features, all agents, baselines, out-of-sample evaluation and the comparison report; returns the report."
     if walk_forward == 1 or walk_forward < 0: raise ConfigError(f"pipeline: walk_forward must be 0 (none) or >= 2 folds, got {walk_forward}")
@@ -244,10 +269,7 @@ def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
     planned, total = pipeline_configs(overrides, quick, int(base['seed']), seeds, config_file), 5 if walk_forward else 4
     rows = ', '.join(f'{name} {len(md):,}' for name, md in load_dataset(base).splits.items())
     _stage(1, total, f"data and features: {base['data']['symbol']} {base['data']['interval']} ({base['data']['source']}): {rows} bars")
-    run_dirs = []
-    for algo, cfg in planned:
-        _stage(2, total, f"train {algo} (seed {cfg['seed']}, {cfg['train']['timesteps']:,} steps) and evaluate on {cfg['train']['eval_split']}")
-        run_dirs.append(train_run(algo, cfg, progress=progress))
+    run_dirs = train_runs(planned, pipeline_workers(len(planned), workers), (2, total), progress)
     _stage(3, total, f"baselines: {', '.join(base['agent']['strategies'])}")
     run_dirs += run_baselines(base)
     out_dir = new_run_dir(base, 'pipeline', base['data']['symbol'], runs_dir=home_path(base['run']['runs_dir'])/'reports')
@@ -261,7 +283,7 @@ def run_pipeline(cfg_overrides=(),    # `key=value` overrides for every run
     _stage(total, total, f"comparison report: {report}")
     return report
 
-# %% ../nbs/40_experiments.ipynb #c0069
+# %% ../nbs/40_experiments.ipynb #c0075
 def parse_grid(items) -> dict:
     "`['seed=1,2', 'agent.learning_rate=0.001,0.0005']` -> {'seed': [1, 2], 'agent.learning_rate': [0.001, 0.0005]}."
     grid = {}
@@ -271,19 +293,19 @@ def parse_grid(items) -> dict:
         grid[key.strip()] = [yaml.safe_load(v) for v in values.split(',')]
     return grid
 
-# %% ../nbs/40_experiments.ipynb #c0071
+# %% ../nbs/40_experiments.ipynb #c0077
 def read_grid_file(path) -> dict:
     "A YAML grid file: `key: [v1, v2]` (a single value is a one-point axis)."
     data = read_yaml(path)
     return {str(k): v if isinstance(v, list) else [v] for k, v in data.items()}
 
-# %% ../nbs/40_experiments.ipynb #c0073
+# %% ../nbs/40_experiments.ipynb #c0079
 def grid_points(grid: dict) -> list:
     "Every combination of the grid's values, the last key varying fastest."
     if not grid: raise ConfigError("sweep grid is empty: give --grid key=v1,v2 or --grid-file FILE")
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
-# %% ../nbs/40_experiments.ipynb #c0076
+# %% ../nbs/40_experiments.ipynb #c0082
 def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: bool=False) -> dict:
     "The template's parameters for one grid point (`seed`, `timesteps` or config keys), plus its merged config."
     point = dict(point)
@@ -295,7 +317,7 @@ def notebook_job(algo: str, point: dict, config_file=None, overrides=(), quick: 
                       timesteps=int(timesteps or 0), seed=int(cfg['seed']), overrides=extra)
     return {'parameters': parameters, 'point': {'seed': cfg['seed'], **({'timesteps': timesteps} if timesteps else {}), **point}, 'cfg': cfg}
 
-# %% ../nbs/40_experiments.ipynb #c0079
+# %% ../nbs/40_experiments.ipynb #c0085
 SWEEP_SPLIT = 'val'
 
 def _sweep_split_override(overrides, point: dict) -> str:
@@ -307,12 +329,12 @@ def _sweep_split_override(overrides, point: dict) -> str:
                           "evaluate the chosen run with: tradebot evaluate --split test")
     return f'train.eval_split={SWEEP_SPLIT}'
 
-# %% ../nbs/40_experiments.ipynb #c0082
+# %% ../nbs/40_experiments.ipynb #c0088
 def sweep_jobs(algo: str, grid: dict, config_file=None, overrides=(), quick: bool=False) -> list:
     "One `notebook_job` per grid point; every point's config is validated here, before anything runs."
     return [notebook_job(algo, point, config_file, [*overrides, _sweep_split_override(overrides, point)], quick) for point in grid_points(grid)]
 
-# %% ../nbs/40_experiments.ipynb #c0085
+# %% ../nbs/40_experiments.ipynb #c0091
 def ipc_kernel_manager(socket_dir) -> type:
     "A Jupyter kernel manager class whose kernels use IPC sockets in `socket_dir` instead of TCP ports."
     from jupyter_client.manager import AsyncKernelManager
@@ -321,7 +343,7 @@ def ipc_kernel_manager(socket_dir) -> type:
         def __init__(self, **kwargs): super().__init__(**{'transport': 'ipc', 'ip': str(Path(socket_dir)/'kernel'), **kwargs})
     return IPCKernelManager
 
-# %% ../nbs/40_experiments.ipynb #c0087
+# %% ../nbs/40_experiments.ipynb #c0093
 TEMPLATE = 'nbs/templates/train.ipynb'
 
 def run_training_notebook(parameters: dict, # the template's parameters (algo, symbol, config, timesteps, seed, overrides)
@@ -345,7 +367,7 @@ def run_training_notebook(parameters: dict, # the template's parameters (algo, s
         raise TradebotError(f"{output}: cannot start the training notebook's kernel ({e}); install one with: python -m ipykernel install --user") from None
     return output
 
-# %% ../nbs/40_experiments.ipynb #c0091
+# %% ../nbs/40_experiments.ipynb #c0097
 def sweep_job(parameters: dict, run_dir) -> dict:
     "Run one sweep job; a row of the sweep table (the run's metrics, or its error)."
     started = time.perf_counter()
@@ -355,20 +377,22 @@ def sweep_job(parameters: dict, run_dir) -> dict:
     except Exception as e: row = {'error': f'{type(e).__name__}: {e}'}
     return {'run_dir': str(run_dir), 'split': SWEEP_SPLIT, 'seconds': round(time.perf_counter() - started, 1), **row}
 
-# %% ../nbs/40_experiments.ipynb #c0094
-def _share_cores(workers: int) -> None:
-    "Pool initializer: the jobs running side by side split the thread budget (`available_cores`, capped)."
-    os.environ[MAX_THREADS_ENV] = str(max(1, thread_budget() // workers))
+# %% ../nbs/40_experiments.ipynb #c0100
+def _pool_start(fn, workers: int) -> tuple:
+    "(start method, torch threads per worker) for `fn`: `spawn` with a share of the budget, or `fork` with one thread."
+    if getattr(fn, '__module__', '__main__') == '__main__': return 'fork', 1   # defined in a notebook or script: not importable
+    return 'spawn', max(1, thread_budget() // workers)
 
 def _pool_map(fn, calls: list, workers: int, bar) -> list:
     results = [None] * len(calls)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
+    method, threads = _pool_start(fn, workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method), initializer=share_thread_budget, initargs=(threads,)) as pool:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         for future in as_completed(futures):
             results[futures[future]] = future.result(); bar.update(1)
     return results
 
-# %% ../nbs/40_experiments.ipynb #c0097
+# %% ../nbs/40_experiments.ipynb #c0103
 def _import_ray():
     "The `ray` module, or a TradebotError saying how to install it."
     try: import ray
@@ -389,18 +413,20 @@ def _ray_map(fn, calls: list, address: str, bar) -> list:
     finally:
         if started: ray.shutdown()
 
-# %% ../nbs/40_experiments.ipynb #c0100
+# %% ../nbs/40_experiments.ipynb #c0106
 def map_jobs(fn,                  # a module-level function (picklable by reference)
              calls: list,         # one tuple of positional arguments per job
              workers: int=2,      # local processes
              ray_address: str|None=None, # a Ray cluster address, 'local', or None for the process pool
-             progress: bool=True) -> list:
+             progress: bool=True,
+             desc: str='sweep',   # the progress bar's label
+            ) -> list:
     "`[fn(*args) for args in calls]`, run in parallel: a local process pool or a Ray cluster."
-    with tqdm(total=len(calls), desc='sweep', unit='run', disable=not progress) as bar:
+    with tqdm(total=len(calls), desc=desc, unit='run', disable=not progress) as bar:
         if ray_address: return _ray_map(fn, calls, ray_address, bar)
         return _pool_map(fn, calls, max(1, int(workers)), bar)
 
-# %% ../nbs/40_experiments.ipynb #c0103
+# %% ../nbs/40_experiments.ipynb #c0111
 def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) -> Path:
     "Train and evaluate one run through the papermill template; returns its run directory (with `train.ipynb`)."
     job = notebook_job(algo, {}, config_file, overrides, quick)
@@ -408,7 +434,7 @@ def papermill_run(algo: str, config_file=None, overrides=(), quick: bool=False) 
     run_training_notebook(job['parameters'], run_dir)
     return run_dir
 
-# %% ../nbs/40_experiments.ipynb #c0107
+# %% ../nbs/40_experiments.ipynb #c0115
 def write_sweep_table(table: pd.DataFrame, run_dirs: list, cfg: dict, algo: str) -> Path:
     "`sweep.csv` and `sweep.md` in a new `runs/sweeps/<time>_sweep-ALGO_SYMBOL/`; raises if any job failed."
     from tradebot.compare import markdown_table
@@ -421,7 +447,7 @@ def write_sweep_table(table: pd.DataFrame, run_dirs: list, cfg: dict, algo: str)
     if failed: raise TradebotError(f"sweep: {failed} of {len(table)} runs failed (errors in {out/'sweep.csv'})")
     return out/'sweep.csv'
 
-# %% ../nbs/40_experiments.ipynb #c0109
+# %% ../nbs/40_experiments.ipynb #c0117
 def sweep(algo: str,                # qlearning | dqn | ppo
           grid: dict,               # {config key or 'seed'/'timesteps': [values]}
           config_file=None,         # a user's YAML file for every run
