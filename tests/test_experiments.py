@@ -49,8 +49,8 @@ def _files(folder: Path) -> dict:
 def test_pipeline_quick_is_reproducible(tmp_path):
     "Two quick pipelines with the same seeds, one run after another and two side by side: the same runs, byte-identical metrics.json, 95 % intervals, the split named."
     first, second = _pipeline(tmp_path/'a', tmp_path/'processed', 1), _pipeline(tmp_path/'b', tmp_path/'processed', 2)
-    assert 'on 2 processes side by side' in second.stdout and 'side by side' not in first.stdout
     for proc in (first, second): assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'on 2 processes side by side' in second.stdout and 'side by side' not in first.stdout
     a, b = _metrics_by_run(tmp_path/'a'), _metrics_by_run(tmp_path/'b')
     assert sorted({algo for algo, _ in a}) == ALGOS and sorted(a) == sorted(b)
     assert all(len([1 for algo, _ in a if algo == name]) == SEEDS for name in LEARNING)
