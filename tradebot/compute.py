@@ -49,9 +49,9 @@ def thread_budget() -> int:
 
 # %% ../nbs/03_compute.ipynb #c0014
 def share_thread_budget(threads: int) -> None:
-    "Pool-worker initializer: this process's thread budget becomes `threads` (`TRADEBOT_MAX_THREADS`), and torch's threads when loaded."
+    "Pool-worker initializer: this process's thread budget and torch's threads become `threads` (`TRADEBOT_MAX_THREADS`, `OMP_NUM_THREADS`)."
     threads = max(1, int(threads))
-    os.environ[MAX_THREADS_ENV] = str(threads)
+    os.environ[MAX_THREADS_ENV] = os.environ['OMP_NUM_THREADS'] = str(threads)
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(threads)
 
 # %% ../nbs/03_compute.ipynb #c0017
