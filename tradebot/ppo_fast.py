@@ -31,8 +31,8 @@ __all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'tanh_', 'mlp_linear
            'action_log_prob', 'action_entropy', 'sample_actions', 'sample_categorical', 'gae_advantages', 'LeanPPO',
            'rollout_forward', 'rollout_minibatches', 'ppo_loss', 'advantage_moments', 'heads_forward',
            'softmax_log_prob', 'gaussian_log_prob', 'clipped_surrogate', 'value_error', 'softmax_params_gradient',
-           'gaussian_params_gradient', 'heads_backward', 'ppo_head_gradient', 'flat_parameters', 'flat_adam_state',
-           'PPOLearner', 'build_lean_ppo', 'train_ppo_fast']
+           'gaussian_params_gradient', 'heads_backward', 'ppo_head_gradient', 'view_like', 'flat_parameters',
+           'flat_adam_state', 'PPOLearner', 'build_lean_ppo', 'train_ppo_fast']
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0008
 def tanh_(x: torch.Tensor) -> torch.Tensor:
@@ -442,31 +442,38 @@ def ppo_head_gradient(x_pi, x_vf,    # (B, H) float32: inputs of the action head
                      clipped_count / n, kl_sum / n], np.float32)
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0093
-def flat_parameters(parameters: list) -> tuple:
-    "Move `parameters` into one flat vector (each becomes a view of it): `(params, grads, {parameter: its gradient's view})`."
-    params = torch.cat([p.detach().reshape(-1) for p in parameters])
-    grads, grad_views, offset = torch.zeros_like(params), {}, 0
-    for p in parameters:
-        p.data, grad_views[p] = params[offset:offset + p.numel()].view_as(p), grads[offset:offset + p.numel()].view_as(p)
-        offset += p.numel()
-    return params, grads, grad_views
+def view_like(vector: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    "The view of `vector` laid out as `p` lies in its own flat vector: same shape, strides and offset."
+    return vector.as_strided(p.shape, p.stride(), p.storage_offset())
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0096
+def flat_parameters(parameters: list,
+                    side_by_side: int=0, # the first this many: weights of one input size, stored transposed as the column blocks of one (in, Σ out) matrix
+                   ) -> tuple:
+    "Move `parameters` into one flat vector (each becomes a view of it): `(params, grads, {parameter: its gradient's view})`."
+    block, rest = parameters[:side_by_side], parameters[side_by_side:]
+    parts = ([torch.cat([p.detach().t() for p in block], 1).reshape(-1)] if block else []) + [p.detach().reshape(-1) for p in rest]
+    params, column, offset = torch.cat(parts), 0, parts[0].numel() if block else 0
+    for p in block:
+        p.data = params[:offset].view(p.shape[1], -1)[:, column:column + len(p)].t(); column += len(p)
+    for p in rest: p.data, offset = params[offset:offset + p.numel()].view_as(p), offset + p.numel()
+    grads = torch.zeros_like(params)
+    return params, grads, {p: view_like(grads, p) for p in parameters}
+
+# %% ../nbs/23a_ppo_fast.ipynb #c0098
 def flat_adam_state(optimizer: torch.optim.Optimizer, parameters: list, params: torch.Tensor) -> tuple:
     "Adam's moments of `parameters` (laid out as `params`) as views of two flat vectors kept in `optimizer`'s state: `(exp_avg, exp_avg_sq, steps)`."
     exp_avg, exp_avg_sq = torch.zeros_like(params), torch.zeros_like(params)
-    steps, offset, group = 0, 0, optimizer.param_groups[0]
+    steps, group = 0, optimizer.param_groups[0]
     for p in parameters:
         old = optimizer.state.get(p, {})
-        moments = [vector[offset:offset + p.numel()].view_as(p) for vector in (exp_avg, exp_avg_sq)]
+        moments = [view_like(vector, p) for vector in (exp_avg, exp_avg_sq)]
         if 'exp_avg' in old:
             moments[0].copy_(old['exp_avg']); moments[1].copy_(old['exp_avg_sq']); steps = int(old['step'])
         step_device = p.device if group.get('fused') or group.get('capturable') else 'cpu'   # where torch's Adam keeps it
         optimizer.state[p] = {'step': torch.tensor(float(steps), device=step_device), 'exp_avg': moments[0], 'exp_avg_sq': moments[1]}
-        offset += p.numel()
     return exp_avg, exp_avg_sq, steps
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0099
+# %% ../nbs/23a_ppo_fast.ipynb #c0101
 class PPOLearner:
     "PPO's gradient step (`ppo_loss`, gradient clipping, the policy's Adam) for an SB3 MLP actor-critic, by hand."
     def __init__(self, policy,                 # SB3 `ActorCriticPolicy` that `lean_supported` accepts
@@ -479,10 +486,10 @@ class PPOLearner:
         order = [pi[0].weight, vf[0].weight, pi[0].bias, vf[0].bias] + [p for layer in self.pi + self.vf for p in (layer.weight, layer.bias)]
         order += [] if self.discrete else [policy.log_std]
         if {id(p) for p in order} != {id(p) for p in policy.parameters()}: raise TradebotError("PPOLearner: unexpected policy parameters")
-        self.params, self.grads, self.grad_views = flat_parameters(order)
+        self.params, self.grads, self.grad_views = flat_parameters(order, side_by_side=2)
         n_first = pi[0].weight.numel() + vf[0].weight.numel()
-        self.first_weight = self.params[:n_first].view(-1, pi[0].in_features)   # actor rows, then critic rows
-        self.first_grad = self.grads[:n_first].view(-1, pi[0].in_features)
+        self.first_weight = self.params[:n_first].view(pi[0].in_features, -1).t()   # actor rows, then critic rows; its transpose lies contiguous
+        self.first_grad = self.grads[:n_first].view(pi[0].in_features, -1).t()
         self.first_bias = self.params[n_first:n_first + len(self.first_weight)]
         self.first_bias_grad = self.grads[n_first:n_first + len(self.first_weight)]
         self.actor, self.critic = [(m.weight, m.bias) for m in self.pi], [(m.weight, m.bias) for m in self.vf]
@@ -491,7 +498,7 @@ class PPOLearner:
         self.state, self.order = policy.optimizer.state, order
         self.exp_avg, self.exp_avg_sq, self.steps = flat_adam_state(policy.optimizer, order, self.params)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0102
+# %% ../nbs/23a_ppo_fast.ipynb #c0104
 @patch
 def forward(self: PPOLearner, obs: torch.Tensor, heads: bool=True) -> tuple:
     "Action parameters (logits or means), values (B,), and the input of each actor and critic layer."
@@ -502,7 +509,7 @@ def activation_grad(self: PPOLearner, grad: torch.Tensor, y: torch.Tensor, out: 
     "The gradient before the activation whose output is `y` (written into `out` when given)."
     return self.activation_grad_into(grad, y, grad_input=torch.empty_like(grad) if out is None else out)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0105
+# %% ../nbs/23a_ppo_fast.ipynb #c0107
 @patch
 def _backward(self: PPOLearner, layers: list, inputs: list, grad: torch.Tensor, out: torch.Tensor) -> None:
     "Gradients of `layers` (last first) into `self.grads`, the gradient at the first layer's output into `out`."
@@ -511,7 +518,7 @@ def _backward(self: PPOLearner, layers: list, inputs: list, grad: torch.Tensor, 
         torch.mm(grad.t(), x, out=self.grad_views[layer.weight]); torch.sum(grad, 0, out=self.grad_views[layer.bias])
         grad = self.activation_grad(torch.mm(grad, layer.weight), x, out if i == len(layers) - 1 else None)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0108
+# %% ../nbs/23a_ppo_fast.ipynb #c0110
 @patch
 def _heads_compiled(self: PPOLearner, x_pi, x_vf, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
     "Loss, statistics and the gradients w.r.t. the heads' inputs, the heads' gradients written: `ppo_head_gradient` (CPU)."
@@ -529,7 +536,7 @@ def _heads_compiled(self: PPOLearner, x_pi, x_vf, batch, clip_range, clip_range_
                                              normalize_advantage, grad_pi.numpy(), grad_vf.numpy(), *self._head_grads))
     return out[0], out[1:], grad_pi, grad_vf
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0112
+# %% ../nbs/23a_ppo_fast.ipynb #c0114
 @patch
 def _head(self: PPOLearner, params, values, batch, clip_range, clip_range_vf, ent_coef, vf_coef, normalize_advantage) -> tuple:
     "Loss, statistics and the gradients w.r.t. the action parameters and values (and `log_std`'s, written), in torch ops."
@@ -569,7 +576,7 @@ def _head(self: PPOLearner, params, values, batch, clip_range, clip_range_vf, en
     clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
     return loss, torch.stack([policy_loss, value_loss, entropy_loss, clip_fraction, ((ratio - 1) - log_ratio).mean()]), grad_params, grad_values
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0115
+# %% ../nbs/23a_ppo_fast.ipynb #c0117
 @patch
 def loss_and_gradient(self: PPOLearner, batch: tuple, clip_range: float, clip_range_vf: float|None, ent_coef: float, vf_coef: float,
                       normalize_advantage: bool) -> tuple:
@@ -594,7 +601,7 @@ def _loss_and_gradient(self: PPOLearner, batch, clip_range, clip_range_vf, ent_c
     torch.mm(grad_hidden.t(), obs, out=self.first_grad); torch.sum(grad_hidden, 0, out=self.first_bias_grad)
     return loss, stats
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0119
+# %% ../nbs/23a_ppo_fast.ipynb #c0121
 @patch
 def adam_step(self: PPOLearner, max_grad_norm: float) -> None:
     "Clip the gradient norm, then one Adam step with the policy optimizer's hyperparameters."
@@ -608,7 +615,7 @@ def sync_state(self: PPOLearner) -> None:
     "Write the step count into the optimizer's state (the moments are already views of ours)."
     for p in self.order: self.state[p]['step'].fill_(float(self.steps))
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0122
+# %% ../nbs/23a_ppo_fast.ipynb #c0124
 @patch
 def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_range_vf) -> None:
     "SB3's `train/*` log entries of an update."
@@ -622,7 +629,7 @@ def _record_update(self: LeanPPO, stats, approx_kls, loss, clip_range, clip_rang
     record('train/n_updates', self._n_updates, exclude='tensorboard'); record('train/clip_range', clip_range)
     if clip_range_vf is not None: record('train/clip_range_vf', clip_range_vf)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0125
+# %% ../nbs/23a_ppo_fast.ipynb #c0127
 @patch
 def _lean_train(self: LeanPPO) -> None:
     "One PPO update on the rollout buffer: SB3's losses, minibatch order and log entries, through `PPOLearner`."
@@ -650,20 +657,20 @@ def _lean_train(self: LeanPPO) -> None:
     learner.sync_state()
     self._record_update(torch.stack(stats), torch.stack(epoch_stats)[:, 4], loss, clip_range, clip_range_vf)
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0128
+# %% ../nbs/23a_ppo_fast.ipynb #c0130
 @patch
 def train(self: LeanPPO) -> None:
     "`_lean_train` on `update_threads` torch threads, at most the cores spare now (0: as set; on a GPU: as set)."
     with torch_threads(self._update_threads()): self._lean_train()
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0134
+# %% ../nbs/23a_ppo_fast.ipynb #c0136
 def build_lean_ppo(env, hp: PPOConfig, seed: int, device='cpu') -> LeanPPO:
     "An untrained `LeanPPO` model for `env` with the hyperparameters `hp`."
     model = build_ppo(env, hp, seed, device, algorithm=LeanPPO)
     model.update_threads = hp.update_threads   # read by LeanPPO.train
     return model
 
-# %% ../nbs/23a_ppo_fast.ipynb #c0138
+# %% ../nbs/23a_ppo_fast.ipynb #c0140
 def train_ppo_fast(cfg: dict,             # merged config (configs/ppo.yaml + overrides)
                    market: MarketData,    # the training split
                    seed: int|None=None,   # default: cfg['seed']
