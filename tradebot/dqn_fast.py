@@ -16,15 +16,14 @@ from tqdm.auto import tqdm
 from .config import TradebotError, seed_everything
 from .compute import select_device, torch_threads, allowed_threads, spare_cores, flat_adam_step
 from .agents import linear_epsilon
-from .env import N_ACCOUNT_FEATURES, observation_size
+from .env import N_ACCOUNT_FEATURES, observation_size, write_window, gather_observations
 from .dqn import (DQNConfig, QNetwork, ObsReplayBuffer, DQNAgent, SingleEnv, double_dqn_target, update_target,
                           as_vector_env, dqn_metadata, new_history, log_losses)
 
 # %% auto #0
-__all__ = ['IndexReplayBatch', 'write_window', 'gather_observations', 'gather_transitions', 'IndexReplayBuffer', 'memory_report',
-           'decision_bars', 'feature_layout', 'make_replay_buffer', 'flatten_linears', 'greedy_actions',
-           'double_dqn_gradient', 'DQNLearner', 'start_fast_run', 'set_update_threads', 'fast_dqn_loop',
-           'train_dqn_fast']
+__all__ = ['IndexReplayBatch', 'gather_transitions', 'IndexReplayBuffer', 'memory_report', 'decision_bars', 'feature_layout',
+           'make_replay_buffer', 'flatten_linears', 'greedy_actions', 'double_dqn_gradient', 'DQNLearner',
+           'start_fast_run', 'set_update_threads', 'fast_dqn_loop', 'train_dqn_fast']
 
 # %% ../nbs/22a_dqn_fast.ipynb #c0006
 class IndexReplayBatch(NamedTuple):
@@ -37,25 +36,7 @@ class IndexReplayBatch(NamedTuple):
     next_window: torch.Tensor  # (B,) int64 row of next_obs's feature window in `IndexReplayBuffer.windows`
     both: torch.Tensor         # (2B, obs_size): obs rows then next_obs rows (obs and next_obs are its views)
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0009
-@njit(cache=True)
-def write_window(features, window: int, bar: int, account, out) -> None:
-    "`out` (one row) = features[bar - window + 1 : bar + 1] flattened, then `account`."
-    width = window * features.shape[1]
-    out[:width] = features[bar - window + 1:bar + 1].reshape(width)
-    out[width:] = account
-
-# %% ../nbs/22a_dqn_fast.ipynb #c0011
-@njit(cache=True)
-def gather_observations(features, # (T, F) float32
-                        window: int,  # rows per observation
-                        bars,         # (B,) int64 decision bars, each >= window - 1
-                        account,      # (B, n_account) float32
-                        out):         # (B, window * F + n_account) float32, filled in place
-    "Row i of `out` = features[bars[i] - window + 1 : bars[i] + 1] flattened, then account[i]."
-    for i in range(bars.size): write_window(features, window, bars[i], account[i], out[i])
-
-# %% ../nbs/22a_dqn_fast.ipynb #c0014
+# %% ../nbs/22a_dqn_fast.ipynb #c0010
 @njit(cache=True)
 def gather_transitions(rows,                     # (B,) int64 replay slots
                        t, account, next_account, actions, rewards, dones, # the buffer's arrays
@@ -72,7 +53,7 @@ def gather_transitions(rows,                     # (B,) int64 replay slots
         out_actions[b], out_rewards[b], out_dones[b], next_window[b] = actions[slot], rewards[slot], dones[slot], bar + 1 - (window - 1)
     return True
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0018
+# %% ../nbs/22a_dqn_fast.ipynb #c0014
 class IndexReplayBuffer(ObsReplayBuffer):
     "Circular replay of (t, account, action, reward, next account, done); observations rebuilt from `features`."
     def __init__(self, capacity: int,          # transitions kept
@@ -90,7 +71,7 @@ class IndexReplayBuffer(ObsReplayBuffer):
         self.pos, self.size = 0, 0
         self.compiled_gather = self.device.type == 'cpu'   # gather_observations on the CPU; index_select elsewhere
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0020
+# %% ../nbs/22a_dqn_fast.ipynb #c0016
 @patch
 def add(self: IndexReplayBuffer, obs, next_obs, t, actions, rewards, dones) -> None:
     "Store N transitions: observations (N, D) (only their account part is kept), decision bars `t` (N,)."
@@ -103,7 +84,7 @@ def bytes_per_transition(self: IndexReplayBuffer) -> int:
     "Bytes of storage per transition (the shared `features` array is counted once, not here)."
     return sum(a[0].nbytes for a in (self.t, self.account, self.next_account, self.actions, self.rewards, self.dones))
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0023
+# %% ../nbs/22a_dqn_fast.ipynb #c0019
 @patch
 def observations(self: IndexReplayBuffer, t, account) -> torch.Tensor:
     "Observations for decision bars `t` (B,) and account states (B, n_account), on the buffer's device."
@@ -117,7 +98,7 @@ def observations(self: IndexReplayBuffer, t, account) -> torch.Tensor:
     t = torch.as_tensor(t, device=self.device)
     return torch.cat([self.windows.index_select(0, t - (self.window - 1)), torch.as_tensor(account, device=self.device)], dim=1)
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0026
+# %% ../nbs/22a_dqn_fast.ipynb #c0022
 @patch
 def sample(self: IndexReplayBuffer, batch_size: int, rng: np.random.Generator) -> IndexReplayBatch:
     "A uniform sample of filled slots, as tensors on the buffer's device."
@@ -137,13 +118,13 @@ def sample(self: IndexReplayBuffer, batch_size: int, rng: np.random.Generator) -
     return IndexReplayBatch(both[:batch_size], tensor(self.actions[i].astype(np.int64)), tensor(self.rewards[i]), both[batch_size:],
                             tensor(self.dones[i].astype(np.float32)), tensor(t.astype(np.int64) + 1 - (self.window - 1)), both)
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0032
+# %% ../nbs/22a_dqn_fast.ipynb #c0028
 def memory_report(buffer) -> dict:
     "Bytes per transition and MiB per million transitions of a replay buffer."
     b = buffer.bytes_per_transition()
     return {'bytes_per_transition': b, 'mib_per_million': b * 1e6 / 2**20}
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0035
+# %% ../nbs/22a_dqn_fast.ipynb #c0031
 def decision_bars(venv) -> np.ndarray|None:
     "Bar index `t` of each env's current observation, or None when unknown."
     if isinstance(venv, SingleEnv): return None if venv.t is None else np.array([venv.t])
@@ -158,7 +139,7 @@ def feature_layout(venv) -> tuple|None:
     if venv.observation_space.shape[0] != observation_size(params.window, data.features.shape[1]): return None
     return data.features, params.window
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0040
+# %% ../nbs/22a_dqn_fast.ipynb #c0036
 def make_replay_buffer(hp: DQNConfig, venv, device) -> ObsReplayBuffer:
     "An `IndexReplayBuffer` when `hp.replay` and the env allow it, else an `ObsReplayBuffer` (call after `venv.reset()`)."
     layout = feature_layout(venv) if decision_bars(venv) is not None else None
@@ -166,7 +147,7 @@ def make_replay_buffer(hp: DQNConfig, venv, device) -> ObsReplayBuffer:
     if layout is not None and hp.replay != 'obs': return IndexReplayBuffer(hp.buffer_size, layout[0], layout[1], N_ACCOUNT_FEATURES, device)
     return ObsReplayBuffer(hp.buffer_size, venv.observation_space.shape[0], device)
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0043
+# %% ../nbs/22a_dqn_fast.ipynb #c0039
 def flatten_linears(linears: list) -> tuple:
     "Move the weights and biases of `linears` into one vector (weights transposed); returns (vector, [(weight^T, bias) views])."
     parts = [t.detach() for layer in linears for t in (layer.weight.t(), layer.bias)]
@@ -176,7 +157,7 @@ def flatten_linears(linears: list) -> tuple:
     for layer, weight_t, bias in zip(linears, views[0::2], views[1::2]): layer.weight.data, layer.bias.data = weight_t.t(), bias
     return flat, list(zip(views[0::2], views[1::2]))
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0046
+# %% ../nbs/22a_dqn_fast.ipynb #c0042
 @njit(cache=True, error_model='numpy')
 def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the `flatten_linears` layout)
                    sizes,   # int64 layer widths: obs_size, hidden..., n_actions
@@ -200,7 +181,7 @@ def greedy_actions(params,  # flat float32 vector: W1^T, b1, W2^T, b2, ... (the 
     for row in range(obs.shape[0]): actions[row] = np.argmax(x[row])
     return actions
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0049
+# %% ../nbs/22a_dqn_fast.ipynb #c0045
 @njit(cache=True, error_model='numpy')
 def double_dqn_gradient(q,               # (B, A) float32 online Q-values at s
                         q_online_next,   # (B, A) online Q-values at s' (they pick a*)
@@ -224,7 +205,7 @@ def double_dqn_gradient(q,               # (B, A) float32 online Q-values at s
         grad_q[i, actions[i]] = min(max(error, -1.0), 1.0) / n
     return loss / n, total_q / n
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0053
+# %% ../nbs/22a_dqn_fast.ipynb #c0049
 class DQNLearner:
     "The Double DQN gradient step of `dqn_update` with Adam, computed by hand on flat parameter vectors."
     def __init__(self, q_net: QNetwork, target_net: QNetwork, # online and target networks (same architecture)
@@ -242,7 +223,7 @@ class DQNLearner:
         self.sizes = np.array([self.layers[0][0].shape[0]] + [bias.numel() for _, bias in self.layers], np.int64)
         self.windows, self.target_table = None, None  # index replay: all feature windows, the target's first layer on each
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0056
+# %% ../nbs/22a_dqn_fast.ipynb #c0052
 @patch
 def forward(self: DQNLearner, layers: list, x: torch.Tensor) -> tuple:
     "Q-values of `x` through `layers` [(weight^T, bias)], and the input of each layer (for the backward pass)."
@@ -252,7 +233,7 @@ def forward(self: DQNLearner, layers: list, x: torch.Tensor) -> tuple:
     inputs.append(x)
     return torch.addmm(layers[-1][1], x, layers[-1][0]), inputs
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0058
+# %% ../nbs/22a_dqn_fast.ipynb #c0054
 @patch
 def backward(self: DQNLearner, inputs: list, grad: torch.Tensor) -> None:
     "Gradients of the loss into `self.grads`, from its gradient `grad` w.r.t. the Q-values."
@@ -268,7 +249,7 @@ def adam_step(self: DQNLearner) -> None:
     flat_adam_step(self.params, self.grads, self.exp_avg, self.exp_avg_sq, self.max_grad_norm, self.learning_rate,
                    *self.betas, self.eps, self.steps, self.compiled)
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0062
+# %% ../nbs/22a_dqn_fast.ipynb #c0058
 @patch
 def loss_gradient(self: DQNLearner, q, q_next, q_target_next, actions, rewards, dones) -> tuple:
     "(d td_loss / d q, td_loss, mean Q of the taken actions) for online Q-values `q` at s."
@@ -282,7 +263,7 @@ def loss_gradient(self: DQNLearner, q, q_next, q_target_next, actions, rewards, 
     grad_q_taken = (q_taken - y).clamp_(-1, 1).div_(len(y))[:, None]                    # d td_loss / d Q(s, a)
     return torch.zeros_like(q).scatter_(1, actions[:, None], grad_q_taken), F.smooth_l1_loss(q_taken, y), q_taken.mean()
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0065
+# %% ../nbs/22a_dqn_fast.ipynb #c0061
 @patch
 def use_window_table(self: DQNLearner, windows: torch.Tensor) -> None:
     "Evaluate the target's first layer on every feature window (rows of `windows`) once per sync, not per batch."
@@ -302,7 +283,7 @@ def target_q(self: DQNLearner, batch) -> torch.Tensor:
     hidden = torch.addmm(self.target_table.index_select(0, batch.next_window), batch.next_obs[:, width:], weight_t[width:]).relu_()
     return self.forward(self.target_layers[1:], hidden)[0]
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0068
+# %% ../nbs/22a_dqn_fast.ipynb #c0064
 @patch
 def update(self: DQNLearner, batch) -> tuple:
     "One gradient step on `batch` (obs, actions, rewards, next_obs, dones, ...); returns (td_loss, q_values) tensors."
@@ -316,7 +297,7 @@ def update(self: DQNLearner, batch) -> tuple:
         self.backward(inputs, grad_q); self.adam_step()
     return td_loss, q_mean
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0071
+# %% ../nbs/22a_dqn_fast.ipynb #c0067
 @patch
 def sync_target(self: DQNLearner, tau: float=1.0) -> None:
     "`update_target` (hard for `tau=1`, else Polyak), then the target's window table."
@@ -328,7 +309,7 @@ def greedy(self: DQNLearner, obs: np.ndarray) -> np.ndarray:
     if self.compiled: return greedy_actions(self.params.numpy(), self.sizes, np.ascontiguousarray(obs, dtype=np.float32))
     with torch.no_grad(): return self.forward(self.layers, torch.as_tensor(obs, device=self.params.device))[0].argmax(1).cpu().numpy()
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0079
+# %% ../nbs/22a_dqn_fast.ipynb #c0075
 def start_fast_run(venv, hp: DQNConfig, seed: int, device) -> tuple:
     "Seeded start of a fast run: (learner, replay buffer, first observations)."
     seed_everything(seed)
@@ -340,12 +321,12 @@ def start_fast_run(venv, hp: DQNConfig, seed: int, device) -> tuple:
     if windows is not None and len(windows) < hp.batch_size * hp.target_update_interval / hp.train_freq: learner.use_window_table(windows)
     return learner, buffer, obs
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0082
+# %% ../nbs/22a_dqn_fast.ipynb #c0078
 def set_update_threads(hp: DQNConfig, device: torch.device) -> None:
     "Torch threads for the coming updates: `hp.update_threads`, at most the cores spare now (0, or on a GPU: leave them)."
     if hp.update_threads and device.type == 'cpu': torch.set_num_threads(allowed_threads(min(hp.update_threads, spare_cores())))
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0085
+# %% ../nbs/22a_dqn_fast.ipynb #c0081
 def fast_dqn_loop(venv, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tuple:
     "The loop of `train_dqn_fast`; returns `(agent, history)`."
     device, rng = select_device(hp.device), np.random.default_rng(seed)
@@ -389,7 +370,7 @@ def fast_dqn_loop(venv, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> 
     agent.metadata.update(timesteps=global_step, gradient_steps=updates)
     return agent, history
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0088
+# %% ../nbs/22a_dqn_fast.ipynb #c0084
 def train_dqn_fast(env,                  # a TradingEnv / Gymnasium env, or a VecTradingEnv / SB3 VecEnv
                    cfg: dict,            # merged config (`agent:`, `train.timesteps`, `train.device`)
                    seed: int|None=None,  # default: cfg['seed']

@@ -26,10 +26,10 @@ __all__ = ['ACTION_TYPES', 'REWARDS', 'BAR_COLUMNS', 'CLOSE_T', 'ATR_T', 'OPEN',
            'TAKE_PROFIT_PCT', 'SIZING', 'FRACTION', 'RISK_PER_TRADE', 'MAX_LEVERAGE', 'SLOTS', 'N_STEP_FIELDS',
            'INT_FIELDS', 'N_ACCOUNT_FEATURES', 'EnvParams', 'market_from_prices', 'bar_table', 'market_table',
            'initial_account', 'reset_state', 'new_state', 'Accounts', 'account_features', 'build_observation',
-           'observation_size', 'current_bar_columns', 'account_columns', 'write_observation', 'observation',
-           'observation_windows', 'sign', 'target_units', 'fill_at_open', 'exit_intrabar', 'differential_sharpe',
-           'mark_to_close', 'advance', 'trade_records', 'episode_bounds', 'env_rules', 'env_spaces', 'TradingEnv',
-           'step_info', 'step_episode', 'make_trading_env']
+           'observation_size', 'current_bar_columns', 'account_columns', 'copy_window', 'write_observation',
+           'write_window', 'gather_observations', 'observation', 'observation_windows', 'sign', 'target_units',
+           'fill_at_open', 'exit_intrabar', 'differential_sharpe', 'mark_to_close', 'advance', 'trade_records',
+           'episode_bounds', 'env_rules', 'env_spaces', 'TradingEnv', 'step_info', 'step_episode', 'make_trading_env']
 
 # %% ../nbs/11_env.ipynb #c0006
 ACTION_TYPES, REWARDS = ('discrete', 'continuous'), ('log_return', 'differential_sharpe')
@@ -198,19 +198,46 @@ def account_columns(window: int, n_features: int) -> slice:
 
 # %% ../nbs/11_env.ipynb #c0040
 @kernel
+def copy_window(features, # (T, F) float32, C-contiguous
+                window: int, bar: int,
+                out,      # float32, at least window × F long: its start is filled
+               ) -> int:
+    "Copy rows `bar - window + 1 … bar` of `features`, flattened, into the start of `out`; returns the values copied."
+    width = window * features.shape[1]
+    source, target = features[bar - window + 1:bar + 1].reshape(width), out[:width]
+    for k in range(width): target[k] = source[k]
+    return width
+
+# %% ../nbs/11_env.ipynb #c0043
+@kernel
 def write_observation(s,         # state row
                       market,    # `market_table`
                       features,  # (T, F) float32, C-contiguous
                       out,       # float32 (window × F + 3,), filled in place
                      ) -> None:
     "Fill `out` with the observation of state row `s` at its bar t."
-    t, n_window = int(s[T]), out.shape[0] - N_ACCOUNT_FEATURES
-    flat, start = features.reshape(-1), (t + 1 - int(s[WINDOW])) * features.shape[1]
-    for k in range(n_window): out[k] = flat[start + k]
+    t = int(s[T])
+    n_window = copy_window(features, int(s[WINDOW]), t, out)
     exposure, upnl, time_in_trade = account_features(s[UNITS], market[t, CLOSE_T], s[EQUITY], s[ENTRY_PRICE], s[T] - s[ENTRY_T], s[WINDOW])
     out[n_window], out[n_window + 1], out[n_window + 2] = exposure, upnl, time_in_trade
 
-# %% ../nbs/11_env.ipynb #c0042
+# %% ../nbs/11_env.ipynb #c0046
+@kernel
+def write_window(features, window: int, bar: int, account, out) -> None:
+    "`out` (one row) = features[bar - window + 1 : bar + 1] flattened, then `account`."
+    width = copy_window(features, window, bar, out)
+    for k in range(account.size): out[width + k] = account[k]
+
+@kernel
+def gather_observations(features, # (T, F) float32
+                        window: int,  # rows per observation
+                        bars,         # (B,) int64 decision bars, each >= window - 1
+                        account,      # (B, n_account) float32
+                        out):         # (B, window * F + n_account) float32, filled in place
+    "Row i of `out` = features[bars[i] - window + 1 : bars[i] + 1] flattened, then account[i]."
+    for i in range(bars.size): write_window(features, window, bars[i], account[i], out[i])
+
+# %% ../nbs/11_env.ipynb #c0048
 @kernel
 def observation(s, market, features) -> np.ndarray:
     "A fresh observation of state row `s`."
@@ -218,20 +245,20 @@ def observation(s, market, features) -> np.ndarray:
     write_observation(s, market, features, out)
     return out
 
-# %% ../nbs/11_env.ipynb #c0045
+# %% ../nbs/11_env.ipynb #c0051
 def observation_windows(features: np.ndarray, window: int) -> np.ndarray:
     "Read-only view: row t-window+1 = features[t-window+1:t+1] flattened + N_ACCOUNT_FEATURES slots to overwrite."
     n_features = features.shape[1]
     padded = np.concatenate([np.ascontiguousarray(features, dtype=np.float32).reshape(-1), np.zeros(N_ACCOUNT_FEATURES, np.float32)])
     return np.lib.stride_tricks.sliding_window_view(padded, window * n_features + N_ACCOUNT_FEATURES)[::n_features]
 
-# %% ../nbs/11_env.ipynb #c0048
+# %% ../nbs/11_env.ipynb #c0054
 @kernel
 def sign(x: float) -> float:
     "+1.0, -1.0 or 0.0."
     return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
 
-# %% ../nbs/11_env.ipynb #c0050
+# %% ../nbs/11_env.ipynb #c0056
 @kernel
 def target_units(s,                # state row (rules and account)
                  action: float,    # discrete code 0/1/2, or target exposure
@@ -249,7 +276,7 @@ def target_units(s,                # state row (rules and account)
     if want == side: return s[UNITS]
     return entry_size(s[SIZING], s[FRACTION], s[RISK_PER_TRADE], s[STOP_LOSS_ATR], s[MAX_LEVERAGE], want, s[EQUITY], close_t, atr_t)
 
-# %% ../nbs/11_env.ipynb #c0054
+# %% ../nbs/11_env.ipynb #c0060
 @kernel
 def fill_at_open(s,             # state row, updated in place
                  target: float, # units to hold after the fill
@@ -281,7 +308,7 @@ def fill_at_open(s,             # state row, updated in place
     s[TRADE_CASH] = flow_open if closed else signal_pnl + flow_open
     s[CASH], s[UNITS] = s[CASH] + flow_close + flow_open, target
 
-# %% ../nbs/11_env.ipynb #c0059
+# %% ../nbs/11_env.ipynb #c0065
 @kernel
 def exit_intrabar(s,         # state row after `fill_at_open`, updated in place
                   o: float, h: float, l: float, # open, high and low of bar t+1
@@ -296,7 +323,7 @@ def exit_intrabar(s,         # state row after `fill_at_open`, updated in place
         s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL] = units, exit_fill, s[TRADE_CASH] + flow_exit
         s[CASH], s[UNITS], s[TRADE_CASH], s[STOP], s[TAKE] = s[CASH] + flow_exit, 0.0, 0.0, math.nan, math.nan
 
-# %% ../nbs/11_env.ipynb #c0062
+# %% ../nbs/11_env.ipynb #c0068
 @kernel
 def differential_sharpe(s,                  # state row: `sharpe_eta` and the moments, updated in place
                         step_return: float, # log return of the step
@@ -308,7 +335,7 @@ def differential_sharpe(s,                  # state row: `sharpe_eta` and the mo
     s[SHARPE_A], s[SHARPE_B] = a + s[SHARPE_ETA] * d_a, b + s[SHARPE_ETA] * d_b
     return (b * d_a - 0.5 * a * d_b) / (variance * math.sqrt(variance)) if variance > 1e-12 else 0.0
 
-# %% ../nbs/11_env.ipynb #c0065
+# %% ../nbs/11_env.ipynb #c0071
 @kernel
 def mark_to_close(s,        # state row after the fill and the exits, updated in place
                   c: float, # close of bar t+1
@@ -326,7 +353,7 @@ def mark_to_close(s,        # state row after the fill and the exits, updated in
     s[TRADES] += s[CLOSED] + (s[EXIT_REASON] > 0)
     s[EXPOSURE] = s[UNITS] * c / equity if equity > 0 else 0.0
 
-# %% ../nbs/11_env.ipynb #c0068
+# %% ../nbs/11_env.ipynb #c0074
 @kernel
 def advance(s,              # state row, updated in place
             action: float,  # discrete code or target exposure
@@ -338,7 +365,7 @@ def advance(s,              # state row, updated in place
     exit_intrabar(s, market[t, OPEN], market[t, HIGH], market[t, LOW])
     mark_to_close(s, market[t, CLOSE])
 
-# %% ../nbs/11_env.ipynb #c0072
+# %% ../nbs/11_env.ipynb #c0078
 def trade_records(s,           # state row after `advance`
                   timestamps,  # MarketData.timestamps
                  ) -> list:
@@ -353,7 +380,7 @@ def trade_records(s,           # state row after `advance`
     if s[EXIT_REASON]: out.append(record(s[ENTRY_T], s[ENTRY_PRICE], s[EXITED_UNITS], s[EXIT_FILL], s[EXIT_PNL], EXIT_REASONS[int(s[EXIT_REASON])]))
     return out
 
-# %% ../nbs/11_env.ipynb #c0075
+# %% ../nbs/11_env.ipynb #c0081
 def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
                    rng=None,                  # numpy Generator for random starts
                    start: int|None=None,      # explicit first decision bar
@@ -366,7 +393,7 @@ def episode_bounds(p: EnvParams, n_bars: int, # bars in the data
     if not p.window - 1 <= start < last: raise TradebotError(f"episode start bar {start} outside [{p.window - 1}, {last - 1}]")
     return start, min(start + p.episode_length, last) if p.episode_length else last
 
-# %% ../nbs/11_env.ipynb #c0078
+# %% ../nbs/11_env.ipynb #c0084
 def env_rules(config: dict|None=None, # full tradebot config (default: `load_config()`)
               risk=None,              # a RiskManager, or a dict overriding `risk:` keys
               **env_options,          # overrides of `env:` keys
@@ -376,14 +403,14 @@ def env_rules(config: dict|None=None, # full tradebot config (default: `load_con
     params = EnvParams.from_config(cfg['env'], **env_options)
     return params, risk if isinstance(risk, RiskManager) else RiskManager.from_config({**cfg['risk'], **(risk or {})})
 
-# %% ../nbs/11_env.ipynb #c0081
+# %% ../nbs/11_env.ipynb #c0087
 def env_spaces(p: EnvParams, rm: RiskManager, n_features: int) -> tuple:
     "(observation_space, action_space) of an environment."
     observation_space = spaces.Box(-np.inf, np.inf, (observation_size(p.window, n_features),), np.float32)
     if p.action_type == 'discrete': return observation_space, spaces.Discrete(3)
     return observation_space, spaces.Box(0.0 if p.long_only else -rm.max_leverage, rm.max_leverage, (1,), np.float32)
 
-# %% ../nbs/11_env.ipynb #c0084
+# %% ../nbs/11_env.ipynb #c0090
 class TradingEnv(gym.Env):
     "Single-instrument trading environment (Gymnasium API)."
     metadata = {'render_modes': ['ansi'], 'render_fps': 4}
@@ -406,14 +433,14 @@ class TradingEnv(gym.Env):
         self.observation_space, self.action_space = env_spaces(p, self.risk, data.features.shape[1])
         self._n_obs, self.trades, self._done = self.observation_space.shape[0], [], True
 
-# %% ../nbs/11_env.ipynb #c0087
+# %% ../nbs/11_env.ipynb #c0093
 def step_info(s: list, timestamps: list) -> dict:
     "The info dict of a state row (as a list): bar, time, account, exposure, drawdown, closed trades."
     t = int(s[T])
     return {'t': t, 'timestamp': timestamps[t], 'equity': s[EQUITY], 'cash': s[CASH], 'position': s[UNITS],
             'exposure': s[EXPOSURE], 'drawdown': s[DRAWDOWN], 'trades': int(s[TRADES])}
 
-# %% ../nbs/11_env.ipynb #c0089
+# %% ../nbs/11_env.ipynb #c0095
 @patch
 def reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
     "Start an episode: `options={'start': bar}` fixes the first decision bar."
@@ -423,14 +450,14 @@ def reset(self: TradingEnv, *, seed: int|None=None, options: dict|None=None):
     self.trades, self._done = [], False
     return observation(self._state, self._market, self._features), step_info(self._state.tolist(), self._timestamps)
 
-# %% ../nbs/11_env.ipynb #c0092
+# %% ../nbs/11_env.ipynb #c0098
 @kernel
 def step_episode(s, action: float, market, features, out) -> None:
     "`advance` one episode and write its new observation into `out`."
     advance(s, action, market)
     write_observation(s, market, features, out)
 
-# %% ../nbs/11_env.ipynb #c0094
+# %% ../nbs/11_env.ipynb #c0100
 @patch
 def step(self: TradingEnv, action):
     "Apply one action: fill at the next open, play the bar, return (obs, reward, terminated, truncated, info)."
@@ -447,7 +474,7 @@ def step(self: TradingEnv, action):
     self._done = terminated or truncated
     return obs, s[REWARD], terminated, truncated, step_info(s, self._timestamps)
 
-# %% ../nbs/11_env.ipynb #c0097
+# %% ../nbs/11_env.ipynb #c0103
 @patch
 def render(self: TradingEnv):
     "One line of text (render_mode='ansi')."
@@ -455,7 +482,7 @@ def render(self: TradingEnv):
     a = self.account
     return f"t={a.t} equity={a.equity:.2f} cash={a.cash:.2f} position={a.units:.6g} trades={a.trades}"
 
-# %% ../nbs/11_env.ipynb #c0127
+# %% ../nbs/11_env.ipynb #c0133
 def make_trading_env(split: str='train',      # the split of the configured data
                      config: dict|None=None,  # full tradebot config (default: `load_config()`)
                      **options) -> TradingEnv: # TradingEnv options: action_type, risk, render_mode, `env:` keys
