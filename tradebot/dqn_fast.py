@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from numba import njit
 from tqdm.auto import tqdm
 from .config import TradebotError, seed_everything
-from .compute import select_device, torch_threads, allowed_threads, spare_cores, flat_adam_step
+from .compute import select_device, torch_threads, allowed_threads, spare_cores, flat_adam_step, kernel
 from .agents import linear_epsilon
 from .env import N_ACCOUNT_FEATURES, observation_size, write_window, gather_observations
 from .dqn import (DQNConfig, QNetwork, ObsReplayBuffer, DQNAgent, SingleEnv, double_dqn_target, update_target,
@@ -37,7 +37,7 @@ class IndexReplayBatch(NamedTuple):
     both: torch.Tensor         # (2B, obs_size): obs rows then next_obs rows (obs and next_obs are its views)
 
 # %% ../nbs/22a_dqn_fast.ipynb #c0010
-@njit(cache=True)
+@kernel   # numba's cache of this file would keep an inlined `write_window` from an older tradebot/env.py: `kernel` drops it
 def gather_transitions(rows,                     # (B,) int64 replay slots
                        t, account, next_account, actions, rewards, dones, # the buffer's arrays
                        features, window: int,     # (T, F) float32 and rows per observation
