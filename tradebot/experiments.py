@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_experiments.ipynb #c0002
 from __future__ import annotations
-import itertools, json, multiprocessing, os, time
+import itertools, json, multiprocessing, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np

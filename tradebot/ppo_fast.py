@@ -23,7 +23,7 @@ from stable_baselines3.common.utils import explained_variance
 from .config import TradebotError
 from .compute import torch_threads, spare_cores, flat_adam_step
 from .features import MarketData
-from .ppo import PPOAgent, PPOConfig, build_ppo, train_ppo
+from .ppo import PPOConfig, build_ppo, train_ppo
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'tanh_', 'mlp_linears', 'lean_supported', 'first_layers',
@@ -464,6 +464,8 @@ def flat_adam_state(optimizer: torch.optim.Optimizer, parameters: list, params: 
     "Adam's moments of `parameters` (laid out as `params`) as views of two flat vectors kept in `optimizer`'s state: `(exp_avg, exp_avg_sq, steps)`."
     exp_avg, exp_avg_sq = torch.zeros_like(params), torch.zeros_like(params)
     steps, group = 0, optimizer.param_groups[0]
+    if any(p.untyped_storage().data_ptr() != params.untyped_storage().data_ptr() for p in parameters):
+        raise TradebotError("flat_adam_state: every parameter must be a view of `params` (`flat_parameters`)")
     for p in parameters:
         old = optimizer.state.get(p, {})
         moments = [view_like(vector, p) for vector in (exp_avg, exp_avg_sq)]
