@@ -13,10 +13,11 @@ from .config import TradebotError
 __all__ = ['KERNEL_SOURCES', 'MAX_THREADS_ENV', 'AUTOGROUP', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE', 'REALTIME_POLICIES',
            'IOPRIO_SYSCALLS', 'IOPRIO_WHO_PROCESS', 'IOPRIO_CLASS_RT', 'IOPRIO_CLASS_SHIFT', 'NUMPY_ACTIVATIONS',
            'kernel', 'available_cores', 'thread_budget', 'share_thread_budget', 'idle_threads_sleep', 'allowed_threads',
-           'torch_threads', 'runnable_now', 'read_loadavg', 'own_runnable', 'spare_cores', 'autogroup_nice',
-           'cpu_priority', 'has_capability', 'has_sys_nice', 'may_raise_priority', 'realtime_priority',
-           'realtime_budget', 'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority', 'realtime_io',
-           'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'import_legacy_gym_quietly']
+           'torch_threads', 'runnable_now', 'read_loadavg', 'own_runnable', 'spare_cores', 'ThreadTrial',
+           'autogroup_nice', 'cpu_priority', 'has_capability', 'has_sys_nice', 'may_raise_priority',
+           'realtime_priority', 'realtime_budget', 'may_use_realtime', 'drop_realtime', 'realtime_leash', 'io_priority',
+           'realtime_io', 'select_device', 'clipped_adam', 'flat_adam_step', 'NumpyMLP', 'openblas_thread_setter',
+           'numpy_blas_threads', 'import_legacy_gym_quietly']
 
 # %% ../nbs/03_compute.ipynb #c0006
 KERNEL_SOURCES = set()   # source files of the kernels defined so far in this process
@@ -107,6 +108,23 @@ def spare_cores(read=read_loadavg, budget: int|None=None, own=own_runnable) -> i
     return max(1, (budget or thread_budget()) - max(0, others))
 
 # %% ../nbs/03_compute.ipynb #c0026
+class ThreadTrial:
+    "Try each of `counts` torch thread counts for `rounds` stretches of a repeated job, in turn; then keep the fastest."
+    def __init__(self, counts=(2, 1), rounds: int=2):
+        self.counts, self.rounds = list(dict.fromkeys(counts)), rounds
+        self.tries, self.seconds, self.work = dict.fromkeys(self.counts, 0), dict.fromkeys(self.counts, 0.0), dict.fromkeys(self.counts, 0)
+
+    def next(self) -> int:
+        "The count for the next stretch: the least tried while trying, then the least seconds per unit of work (a tie: fewer threads)."
+        untried = [c for c in self.counts if self.tries[c] < self.rounds]
+        if untried: return min(untried, key=self.tries.get)
+        return min(self.counts, key=lambda c: (self.seconds[c] / self.work[c], c))
+
+    def record(self, count: int, seconds: float, work: int) -> None:
+        "File a stretch of `work` units that took `seconds` on `count` threads (other counts, or no work: ignored)."
+        if count in self.tries and work > 0: self.tries[count] += 1; self.seconds[count] += seconds; self.work[count] += work
+
+# %% ../nbs/03_compute.ipynb #c0029
 AUTOGROUP = '/proc/self/autogroup'
 
 def autogroup_nice() -> int|None:
@@ -139,7 +157,7 @@ def may_raise_priority(nice: int) -> bool:
     import resource
     return has_sys_nice() or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
 
-# %% ../nbs/03_compute.ipynb #c0030
+# %% ../nbs/03_compute.ipynb #c0033
 REALTIME_POLICIES = {getattr(os, 'SCHED_RR', -1), getattr(os, 'SCHED_FIFO', -1)}
 
 def realtime_priority(priority: int) -> int:
@@ -163,7 +181,7 @@ def may_use_realtime(priority: int) -> bool:
     import resource
     return (has_sys_nice() or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority) and realtime_budget() != 0
 
-# %% ../nbs/03_compute.ipynb #c0032
+# %% ../nbs/03_compute.ipynb #c0035
 def drop_realtime() -> int:
     "Put every thread of this process back on the ordinary scheduler (`SCHED_OTHER`; niceness unchanged); how many were real-time."
     dropped = 0
@@ -178,7 +196,7 @@ def realtime_leash(seconds: float=0.5, on_drop=lambda dropped: None) -> None:
     signal.signal(signal.SIGXCPU, lambda signum, frame: on_drop(drop_realtime()))   # first: SIGXCPU unhandled would kill the process
     resource.setrlimit(resource.RLIMIT_RTTIME, (int(seconds * 1e6), resource.getrlimit(resource.RLIMIT_RTTIME)[1]))   # microseconds
 
-# %% ../nbs/03_compute.ipynb #c0036
+# %% ../nbs/03_compute.ipynb #c0039
 import ctypes, platform
 IOPRIO_SYSCALLS = {'x86_64': (251, 252), 'aarch64': (30, 31)}   # (ioprio_set, ioprio_get), from asm/unistd.h
 IOPRIO_WHO_PROCESS, IOPRIO_CLASS_RT, IOPRIO_CLASS_SHIFT = 1, 1, 13
@@ -197,7 +215,7 @@ def realtime_io(level: int=4) -> bool:
         ctypes.CDLL(None, use_errno=True).syscall(IOPRIO_SYSCALLS[platform.machine()][0], IOPRIO_WHO_PROCESS, thread.native_id, IOPRIO_CLASS_RT << IOPRIO_CLASS_SHIFT | level)
     return io_priority() == (IOPRIO_CLASS_RT, level)
 
-# %% ../nbs/03_compute.ipynb #c0040
+# %% ../nbs/03_compute.ipynb #c0043
 def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
                   cuda_available: bool|None=None, # default: torch.cuda.is_available()
                  ):
@@ -211,7 +229,7 @@ def select_device(name: str='auto',              # auto | cpu | cuda | cuda:N
     if name.startswith('cuda') and not cuda: raise TradebotError(f"train.device: '{name}' requested but torch sees no CUDA device (use auto or cpu)")
     return torch.device(name)
 
-# %% ../nbs/03_compute.ipynb #c0043
+# %% ../nbs/03_compute.ipynb #c0046
 @njit(cache=True, fastmath={'reassoc', 'contract', 'nsz'}, error_model='numpy')
 def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated in place (grads scaled by the clip)
                  max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float,
@@ -231,7 +249,7 @@ def clipped_adam(params, grads, exp_avg, exp_avg_sq, # float32 vectors, updated 
         exp_avg[i], exp_avg_sq[i] = m, v
         params[i] -= step_size * m / (np.sqrt(v) * inv_bias2_sqrt + eps32)
 
-# %% ../nbs/03_compute.ipynb #c0046
+# %% ../nbs/03_compute.ipynb #c0049
 def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on one device, updated in place
                    max_grad_norm: float, learning_rate: float, beta1: float, beta2: float, eps: float, step: int,
                    compiled: bool):                       # True: `clipped_adam` (CPU tensors only)
@@ -246,7 +264,7 @@ def flat_adam_step(params, grads, exp_avg, exp_avg_sq, # flat torch vectors on o
     denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(eps)
     params.addcdiv_(exp_avg, denom, value=-learning_rate / (1 - beta1 ** step))
 
-# %% ../nbs/03_compute.ipynb #c0049
+# %% ../nbs/03_compute.ipynb #c0052
 NUMPY_ACTIVATIONS = {'ReLU': lambda x: np.maximum(x, 0, out=x), 'Tanh': lambda x: np.tanh(x, out=x)}   # in place
 
 def _frozen_array(tensor) -> np.ndarray: return tensor.detach().cpu().numpy().astype(np.float32)   # a copy
@@ -267,7 +285,34 @@ class NumpyMLP:
         for step in self.steps: x = step(x) if callable(step) else x @ step[0] + step[1]
         return x
 
-# %% ../nbs/03_compute.ipynb #c0052
+# %% ../nbs/03_compute.ipynb #c0055
+import functools
+
+@functools.cache
+def openblas_thread_setter():
+    "numpy's `openblas_set_num_threads_local(n) -> threads before` (calling thread only); None where it cannot be found."
+    with contextlib.suppress(OSError), open('/proc/self/maps') as f:
+        paths = sorted({line.split()[-1] for line in f if 'openblas' in os.path.basename(line.split()[-1]).lower()}, key=lambda p: 'numpy' not in p)
+        for path in paths:
+            setter = getattr(ctypes.CDLL(path), 'openblas_set_num_threads_local', None)
+            if setter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+                return setter
+    return None
+
+# %% ../nbs/03_compute.ipynb #c0058
+class numpy_blas_threads:
+    "Context manager: numpy's matrix products use at most `n` threads inside (OpenBLAS, process-wide), the count before afterwards."
+    def __init__(self, n: int=1): self.n, self.setter = max(1, int(n)), openblas_thread_setter()
+    @property
+    def capped(self) -> bool: return self.setter is not None
+    def __enter__(self):
+        if self.capped: self.before = self.setter(self.n)
+        return self
+    def __exit__(self, *exc):
+        if self.capped: self.setter(self.before)
+
+# %% ../nbs/03_compute.ipynb #c0061
 def import_legacy_gym_quietly() -> None:
     "Import the legacy `gym` package without its unmaintained-package banner; anything else it prints still shows."
     if 'gym' in sys.modules or importlib.util.find_spec('gym') is None: return

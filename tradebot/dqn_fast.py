@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from numba import njit
 from tqdm.auto import tqdm
 from .config import TradebotError, seed_everything
-from .compute import select_device, torch_threads, allowed_threads, spare_cores, flat_adam_step, kernel
+from .compute import select_device, torch_threads, allowed_threads, spare_cores, flat_adam_step, kernel, ThreadTrial
 from .agents import linear_epsilon
 from .env import N_ACCOUNT_FEATURES, observation_size, write_window, gather_observations
 from .dqn import (DQNConfig, QNetwork, ObsReplayBuffer, DQNAgent, SingleEnv, double_dqn_target, update_target,
@@ -23,7 +23,7 @@ from .dqn import (DQNConfig, QNetwork, ObsReplayBuffer, DQNAgent, SingleEnv, dou
 # %% auto #0
 __all__ = ['IndexReplayBatch', 'gather_transitions', 'IndexReplayBuffer', 'memory_report', 'decision_bars', 'feature_layout',
            'make_replay_buffer', 'flatten_linears', 'greedy_actions', 'double_dqn_gradient', 'DQNLearner',
-           'start_fast_run', 'set_update_threads', 'fast_dqn_loop', 'train_dqn_fast']
+           'start_fast_run', 'set_update_threads', 'UpdateThreads', 'fast_dqn_loop', 'train_dqn_fast']
 
 # %% ../nbs/22a_dqn_fast.ipynb #c0006
 class IndexReplayBatch(NamedTuple):
@@ -322,17 +322,31 @@ def start_fast_run(venv, hp: DQNConfig, seed: int, device) -> tuple:
     return learner, buffer, obs
 
 # %% ../nbs/22a_dqn_fast.ipynb #c0078
-def set_update_threads(hp: DQNConfig, device: torch.device) -> None:
-    "Torch threads for the coming updates: `hp.update_threads`, at most the cores spare now (0, or on a GPU: leave them)."
-    if hp.update_threads and device.type == 'cpu': torch.set_num_threads(allowed_threads(min(hp.update_threads, spare_cores())))
+def set_update_threads(hp: DQNConfig, device: torch.device, at_most: int|None=None) -> None:
+    "Torch threads for the coming updates: `hp.update_threads`, at most `at_most` and the cores spare now (0, or on a GPU: leave them)."
+    if hp.update_threads and device.type == 'cpu': torch.set_num_threads(allowed_threads(min(hp.update_threads, at_most or hp.update_threads, spare_cores())))
 
 # %% ../nbs/22a_dqn_fast.ipynb #c0081
+class UpdateThreads:
+    "The update's torch threads, set at each target sync: `set_update_threads`, at most the count a `ThreadTrial` finds faster."
+    def __init__(self, hp: DQNConfig, device: torch.device, clock=time.perf_counter):
+        self.hp, self.device, self.clock, self.since, self.step = hp, device, clock, clock(), None
+        self.trial = ThreadTrial((hp.update_threads, 1)) if hp.update_threads > 1 and device.type == 'cpu' else None
+
+    def sync(self, global_step: int, learning: bool) -> None:
+        "File the stretch since the last sync (when learning ran all through it), then set the threads for the next."
+        now = self.clock()
+        if self.trial and self.step is not None: self.trial.record(torch.get_num_threads(), now - self.since, global_step - self.step)
+        self.since, self.step = now, global_step if learning else None
+        set_update_threads(self.hp, self.device, self.trial.next() if self.trial else None)
+
+# %% ../nbs/22a_dqn_fast.ipynb #c0084
 def fast_dqn_loop(venv, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> tuple:
     "The loop of `train_dqn_fast`; returns `(agent, history)`."
     device, rng = select_device(hp.device), np.random.default_rng(seed)
     n, n_actions = venv.num_envs, int(venv.action_space.n)
     learner, buffer, obs = start_fast_run(venv, hp, seed, device)
-    set_update_threads(hp, device)
+    threads = UpdateThreads(hp, device); threads.sync(0, learning=False)
     agent = DQNAgent(learner.q_net, dqn_metadata(venv, cfg, hp, seed, buffer, device))
     history, episode_returns, recent = new_history(), np.zeros(n), deque(maxlen=20)
     global_step, updates, syncs, decay = 0, 0, 0, max(int(hp.exploration_fraction * hp.timesteps), 1)
@@ -363,14 +377,14 @@ def fast_dqn_loop(venv, cfg: dict, hp: DQNConfig, seed: int, progress: bool) -> 
         if global_step // hp.target_update_interval > syncs:                             # 4. target network
             syncs = global_step // hp.target_update_interval
             learner.sync_target(hp.tau)
-            set_update_threads(hp, device)                                                # a core still spare?
+            threads.sync(global_step, learning=updates > 0)                              # a core still spare, and faster?
         if recent and bar.n // 2000 != (bar.n + n) // 2000: bar.set_postfix(episode_return=f'{np.mean(recent):.4f}', epsilon=f'{epsilon:.2f}')
         bar.update(n)
     bar.close()
     agent.metadata.update(timesteps=global_step, gradient_steps=updates)
     return agent, history
 
-# %% ../nbs/22a_dqn_fast.ipynb #c0084
+# %% ../nbs/22a_dqn_fast.ipynb #c0087
 def train_dqn_fast(env,                  # a TradingEnv / Gymnasium env, or a VecTradingEnv / SB3 VecEnv
                    cfg: dict,            # merged config (`agent:`, `train.timesteps`, `train.device`)
                    seed: int|None=None,  # default: cfg['seed']

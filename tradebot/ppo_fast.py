@@ -21,7 +21,7 @@ from stable_baselines3.common.distributions import CategoricalDistribution, Diag
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.utils import explained_variance
 from .config import TradebotError
-from .compute import torch_threads, spare_cores, flat_adam_step
+from .compute import torch_threads, spare_cores, flat_adam_step, NumpyMLP, numpy_blas_threads, openblas_thread_setter
 from .features import MarketData
 from .ppo import PPOConfig, build_ppo, train_ppo
 
@@ -36,8 +36,11 @@ __all__ = ['ACTIVATIONS', 'LOG_SQRT_2PI', 'KERNEL_OPTIONS', 'tanh_', 'mlp_linear
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0008
 def tanh_(x: torch.Tensor) -> torch.Tensor:
-    "tanh written over `x`, as 2·sigmoid(2x) − 1: within 3e-7 of `torch.tanh`, and about 3× faster on one CPU thread here."
-    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+    "tanh written over `x`: numpy's vectorised tanh for CPU tensors outside autograd (within 1e-7 of `torch.tanh`), else `Tensor.tanh_`."
+    if x.device.type == 'cpu' and not x.requires_grad and x.dtype in (torch.float32, torch.float64):
+        array = x.numpy(); np.tanh(array, out=array)
+        return x
+    return x.tanh_()
 
 ACTIVATIONS = {nn.Tanh: (torch.tanh, tanh_, torch.ops.aten.tanh_backward.grad_input),   # (forward, in place, backward(grad, y, *, grad_input=out))
                nn.ReLU: (torch.relu, torch.relu_, lambda grad, y, grad_input: torch.ops.aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad_input))}
@@ -176,7 +179,9 @@ class LeanPPO(PPO):
     def _excluded_save_params(self) -> list: return super()._excluded_save_params() + ['_learner']   # rebuilt on load
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0044
-def rollout_forward(policy, device) -> tuple:
+def rollout_forward(policy, device,
+                    numpy_actor: bool|None=None, # `act` through numpy; default: on the CPU, when numpy's BLAS threads can be capped
+                   ) -> tuple:
     "`(act, value)` with the policy's current weights: numpy observations -> action parameters, and -> values (N,)."
     first_weight, first_bias, actor, critic, activation = layer_tensors(policy)
     n_actor = actor[0][0].shape[1]                # the actor's width in the stacked first layer
@@ -184,7 +189,11 @@ def rollout_forward(policy, device) -> tuple:
                      tower_layers(first_weight, first_bias, critic, slice(n_actor, None)))
     tensor = lambda obs: torch.as_tensor(obs, dtype=torch.float32, device=device)
     in_place = {forward: in_place for forward, in_place, _ in ACTIVATIONS.values()}[activation]   # over fresh products only
-    return lambda obs: tower_forward(tensor(obs), actor, activation), lambda obs: tower_forward(tensor(obs), critic, in_place).flatten()
+    value = lambda obs: tower_forward(tensor(obs), critic, in_place).flatten()
+    if numpy_actor is None: numpy_actor = torch.device(device).type == 'cpu' and openblas_thread_setter() is not None
+    if not numpy_actor: return lambda obs: tower_forward(tensor(obs), actor, activation), value
+    served = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)
+    return lambda obs: torch.from_numpy(served(obs)), value
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0047
 @patch
@@ -223,7 +232,7 @@ def collect_rollouts(self: LeanPPO, env, callback, rollout_buffer, n_rollout_ste
     if discrete:                                           # `sample_categorical`'s uniforms and the codes it draws
         uniforms = torch.rand(n_rollout_steps, env.num_envs, dtype=torch.float64).numpy()
         codes = np.empty((n_rollout_steps, env.num_envs), np.int64)
-    with torch.no_grad():
+    with torch.no_grad(), numpy_blas_threads(1):
         act, value = rollout_forward(policy, self.device)  # the weights do not change during a rollout
         for step in range(n_rollout_steps):
             params = act(self._last_obs)
