@@ -290,7 +290,7 @@ import functools
 
 @functools.cache
 def openblas_thread_setter():
-    "numpy's `openblas_set_num_threads_local(n) -> threads before` (calling thread only); None where it cannot be found."
+    "numpy's OpenBLAS `openblas_set_num_threads_local(n) -> threads before` (process-wide in numpy's pthreads build); None where not found."
     with contextlib.suppress(OSError), open('/proc/self/maps') as f:
         paths = sorted({line.split()[-1] for line in f if 'openblas' in os.path.basename(line.split()[-1]).lower()}, key=lambda p: 'numpy' not in p)
         for path in paths:
