@@ -185,15 +185,16 @@ def rollout_forward(policy, device,
     "`(act, value)` with the policy's current weights: numpy observations -> action parameters, and -> values (N,)."
     first_weight, first_bias, actor, critic, activation = layer_tensors(policy)
     n_actor = actor[0][0].shape[1]                # the actor's width in the stacked first layer
-    actor, critic = (tower_layers(first_weight, first_bias, actor, slice(0, n_actor)),
-                     tower_layers(first_weight, first_bias, critic, slice(n_actor, None)))
     tensor = lambda obs: torch.as_tensor(obs, dtype=torch.float32, device=device)
     in_place = {forward: in_place for forward, in_place, _ in ACTIVATIONS.values()}[activation]   # over fresh products only
+    critic = tower_layers(first_weight, first_bias, critic, slice(n_actor, None))
     value = lambda obs: tower_forward(tensor(obs), critic, in_place).flatten()
     if numpy_actor is None: numpy_actor = torch.device(device).type == 'cpu' and openblas_thread_setter() is not None
-    if not numpy_actor: return lambda obs: tower_forward(tensor(obs), actor, activation), value
-    served = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)
-    return lambda obs: torch.from_numpy(served(obs)), value
+    if numpy_actor:
+        served = NumpyMLP(policy.mlp_extractor.policy_net, policy.action_net)
+        return lambda obs: torch.from_numpy(served(obs)), value
+    actor = tower_layers(first_weight, first_bias, actor, slice(0, n_actor))
+    return lambda obs: tower_forward(tensor(obs), actor, activation), value
 
 # %% ../nbs/23a_ppo_fast.ipynb #c0047
 @patch
